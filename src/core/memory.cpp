@@ -1,0 +1,13 @@
+#include "core/memory.h"
+
+#include <sys/resource.h>
+
+namespace loom {
+
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+}  // namespace loom

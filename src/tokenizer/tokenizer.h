@@ -1,0 +1,72 @@
+// The tokenizer a model was trained with, built from its GGUF metadata
+// (tokenizer.ggml.*). Text in, token ids out, and back. It never sees logits.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom::gguf {
+class GgufFile;
+}
+
+namespace loom {
+
+// Token attributes as GGUF numbers them (tokenizer.ggml.token_type).
+enum class TokenType : int32_t {
+  kUndefined = 0,
+  kNormal = 1,
+  kUnknown = 2,
+  kControl = 3,
+  kUserDefined = 4,
+  kUnused = 5,
+  kByte = 6,
+};
+
+class Tokenizer {
+ public:
+  // Builds the tokenizer named by tokenizer.ggml.model; loom::Error for an unknown or
+  // inconsistent vocabulary (naming the key).
+  static std::unique_ptr<Tokenizer> from_gguf(const gguf::GgufFile& file);
+  virtual ~Tokenizer() = default;
+
+  // add_special: add BOS/EOS as the metadata says (tokenizer.ggml.add_bos_token ...).
+  // parse_special: recognise control/user-defined token texts such as <|im_start|> in
+  // `text`; off by default so user text can never inject them.
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
+                                      bool parse_special = false) const = 0;
+
+  // The bytes token `id` stands for in output text (SentencePiece's U+2581 becomes a
+  // space, a byte token <0xNN> becomes that byte; control tokens give "" unless
+  // render_special). May be part of a UTF-8 sequence.
+  virtual std::string token_to_piece(int32_t id, bool render_special = false) const = 0;
+
+  // Whole-sequence decode: the concatenated pieces, minus the leading space that
+  // SentencePiece added to the first word when the sequence starts at BOS. Bytes that
+  // are not valid UTF-8 are kept as they are (see IncrementalDetokenizer for text).
+  virtual std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
+
+  int32_t n_vocab() const { return static_cast<int32_t>(tokens_.size()); }
+  int32_t bos_id() const { return bos_id_; }  // -1 when the vocabulary has none
+  int32_t eos_id() const { return eos_id_; }
+  // True for end-of-generation tokens (EOS, EOT, <|im_end|> ...).
+  bool is_end_of_generation(int32_t id) const;
+  const std::string& token_text(int32_t id) const { return tokens_.at(id); }
+  TokenType token_type(int32_t id) const { return types_.at(id); }
+  const std::string& model_name() const { return model_name_; }  // "llama", "gpt2", ...
+
+ protected:
+  std::vector<std::string> tokens_;  // (n_vocab) token texts as stored in the GGUF
+  std::vector<TokenType> types_;     // (n_vocab)
+  std::vector<int32_t> end_of_generation_;
+  int32_t bos_id_ = -1;
+  int32_t eos_id_ = -1;
+  bool add_bos_ = false;
+  bool add_eos_ = false;
+  std::string model_name_;
+};
+
+}  // namespace loom
