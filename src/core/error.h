@@ -1,19 +1,14 @@
-// loom::Error: the one exception type every layer throws for bad input or a failed
-// operation. The message names what is wrong (a key, a tensor, a byte offset, a field)
-// and, where it helps, what to do next.
+// loom::fail: throws the one exception type every layer uses for bad input or a failed
+// operation (loom::Error, declared in the public include/loom/error.h).
 #pragma once
 
 #include <fmt/format.h>
 
-#include <stdexcept>
 #include <string>
 
-namespace loom {
+#include "loom/error.h"
 
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
-};
+namespace loom {
 
 // Throws loom::Error with a fmt-formatted message.
 template <typename... Args>
