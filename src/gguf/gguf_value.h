@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,13 @@ enum class ValueType : uint32_t {
 };
 
 std::string_view value_type_name(ValueType type);
+// The type for an id read from a file; nullopt for an id GGUF does not define.
+std::optional<ValueType> value_type_from_id(uint32_t id);
+// Encoded bytes of one scalar of this type; 0 for STRING and ARRAY (variable length).
+uint64_t value_scalar_bytes(ValueType type);
+// Smallest possible encoding of one value of this type (a scalar, an empty string, an
+// empty array), used to bound counts read from a file by the bytes that remain.
+uint64_t value_min_bytes(ValueType type);
 
 struct Value {
   ValueType type = ValueType::U8;
@@ -37,15 +45,15 @@ struct Value {
   std::string str;
   // ARRAY: element type plus the elements in the member that fits them.
   ValueType array_type = ValueType::U8;
-  std::vector<uint64_t> array_u;      // U8 U16 U32 U64 BOOL
-  std::vector<int64_t> array_i;       // I8 I16 I32 I64
-  std::vector<double> array_f;        // F32 F64
+  std::vector<uint64_t> array_u;       // U8 U16 U32 U64 BOOL
+  std::vector<int64_t> array_i;        // I8 I16 I32 I64
+  std::vector<double> array_f;         // F32 F64
   std::vector<std::string> array_str;  // STRING
-  std::vector<Value> array_nested;    // ARRAY of ARRAY
+  std::vector<Value> array_nested;     // ARRAY of ARRAY
 
-  bool is_integer() const;     // any integer scalar type (not BOOL)
-  bool is_float() const;       // F32 or F64
-  size_t array_size() const;   // number of elements of an ARRAY value
+  bool is_integer() const;    // any integer scalar type (not BOOL)
+  bool is_float() const;      // F32 or F64
+  size_t array_size() const;  // number of elements of an ARRAY value
 };
 
 }  // namespace loom::gguf
