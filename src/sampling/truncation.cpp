@@ -1,0 +1,68 @@
+#include "sampling/truncation.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace loom {
+
+void TemperatureProcessor::apply(Candidates& candidates) {
+  const float inv = 1.0f / temperature_;
+  for (TokenCandidate& c : candidates.items) c.logit *= inv;
+  candidates.has_probs = false;
+}
+
+void TopKProcessor::apply(Candidates& candidates) {
+  if (k_ <= 0) return;
+  const size_t k = std::max(static_cast<size_t>(k_), min_keep_);
+  if (k >= candidates.items.size()) return;
+  candidates.sort_top(k);
+  candidates.items.resize(k);
+  candidates.sorted = true;
+  candidates.has_probs = false;
+}
+
+void TopPProcessor::apply(Candidates& candidates) {
+  if (p_ >= 1.0f || candidates.items.empty()) return;
+  candidates.compute_probs();
+  // Sort only as far as needed: the nucleus is usually a small head of the vocabulary.
+  size_t sorted_prefix = std::min<size_t>(candidates.items.size(), 64);
+  for (;;) {
+    candidates.sort_top(sorted_prefix);
+    double cumulative = 0;
+    for (size_t i = 0; i < sorted_prefix; ++i) {
+      cumulative += candidates.items[i].prob;
+      if (cumulative >= p_ && i + 1 >= min_keep_) {
+        candidates.items.resize(i + 1);
+        candidates.sorted = true;
+        candidates.has_probs = false;  // probabilities no longer sum to one
+        return;
+      }
+    }
+    if (sorted_prefix == candidates.items.size()) return;  // rounding: keep everything
+    sorted_prefix = std::min(candidates.items.size(), sorted_prefix * 4);
+  }
+}
+
+void MinPProcessor::apply(Candidates& candidates) {
+  if (p_ <= 0.0f || candidates.items.empty()) return;
+  float max_logit = candidates.items[0].logit;
+  for (const TokenCandidate& c : candidates.items) max_logit = std::max(max_logit, c.logit);
+  // prob >= p * max_prob  <=>  logit >= max_logit + log(p)
+  const float threshold = max_logit + std::log(p_);
+  std::vector<TokenCandidate>& items = candidates.items;
+  size_t kept = 0;
+  for (const TokenCandidate& c : items) kept += c.logit >= threshold ? 1 : 0;
+  if (kept < min_keep_) {
+    candidates.sort_top(min_keep_);
+    items.resize(std::min(items.size(), min_keep_));
+    candidates.sorted = true;
+  } else {
+    // Stable in-place filter: keeps the current order (sorted or by id).
+    auto end = std::remove_if(items.begin(), items.end(),
+                              [&](const TokenCandidate& c) { return c.logit < threshold; });
+    items.erase(end, items.end());
+  }
+  candidates.has_probs = false;
+}
+
+}  // namespace loom
