@@ -1,0 +1,161 @@
+// loom's public C++ API: load a GGUF model, generate text from it, score text with it.
+// The only layer where text and tokens meet. The server and the CLI use nothing else.
+//
+//   auto model = loom::Model::load("model.gguf");
+//   loom::Engine engine(model, {.threads = 2, .context = 2048});
+//   loom::Request req{.prompt = "Once upon a time", .max_tokens = 64};
+//   engine.generate(req, [](const loom::TokenEvent& ev) { std::cout << ev.text; });
+//
+// Every function reports bad input (a corrupt file, an out-of-range parameter, a prompt
+// longer than the context) by throwing loom::Error with a message naming the problem.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "loom/error.h"
+
+namespace loom {
+
+// Errors: loom::Error (loom/error.h).
+
+struct ModelInfo {
+  std::string path;
+  std::string architecture;
+  std::string name;
+  std::string tokenizer;  // tokenizer.ggml.model, e.g. "llama" (SentencePiece)
+  int64_t file_bytes = 0;
+  int64_t n_params = 0;
+  int64_t weight_bytes = 0;  // bytes of weights read per generated token
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t n_ff = 0;
+};
+
+class Model {
+ public:
+  // Maps and validates the file, builds the tokenizer and the weight views.
+  static std::shared_ptr<Model> load(const std::string& path);
+  ~Model();
+
+  const ModelInfo& info() const;
+  std::vector<int32_t> tokenize(std::string_view text, bool add_special = true,
+                                bool parse_special = false) const;
+  std::string detokenize(std::span<const int32_t> tokens) const;
+  int32_t bos_token() const;  // -1 when the vocabulary has none
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+struct EngineOptions {
+  int threads = 0;              // 0 = one per core
+  int64_t context = 0;          // positions per sequence; 0 = min(training context, 4096)
+  int32_t max_sequences = 1;    // sequences that can run at once
+  int64_t batch_tokens = 512;   // most positions computed in one step
+  std::string kv_type = "f16";  // "f16" or "f32"
+};
+
+struct SamplingOptions {
+  float temperature = 0.8f;      // 0 = greedy
+  int32_t top_k = 40;            // 0 = off
+  float top_p = 0.95f;           // 1 = off
+  float min_p = 0.05f;           // 0 = off
+  std::optional<uint64_t> seed;  // none: a random seed, reported in the Completion
+};
+
+struct Request {
+  std::string prompt;
+  int64_t max_tokens = 128;
+  SamplingOptions sampling;
+  bool add_special = true;     // BOS/EOS as the model's metadata says
+  bool parse_special = false;  // recognise control-token text in the prompt
+  bool ignore_eos = false;
+};
+
+enum class FinishReason { kStop, kLength };
+const char* to_string(FinishReason reason);
+
+// One generated token; `text` is the UTF-8 that became complete with it (possibly empty).
+struct TokenEvent {
+  int32_t token = -1;
+  std::string text;
+};
+
+struct Timings {
+  int64_t prompt_tokens = 0;
+  int64_t generated_tokens = 0;
+  double time_to_first_token_s = 0;  // request start to first sampled token (prefill)
+  double decode_s = 0;               // first to last sampled token
+  double prefill_tokens_per_s = 0;
+  double decode_tokens_per_s = 0;
+  int64_t prefill_steps = 0;  // forward passes that computed prompt positions
+};
+
+struct Completion {
+  std::string text;
+  std::vector<int32_t> tokens;  // generated tokens (not the prompt)
+  FinishReason finish_reason = FinishReason::kLength;
+  uint64_t seed = 0;
+  Timings timings;
+};
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<const Model> model, const EngineOptions& options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  int64_t context() const;
+  int threads() const;
+
+  // Generates a completion, calling on_token for every token as it is produced.
+  Completion generate(const Request& request,
+                      const std::function<void(const TokenEvent&)>& on_token = {});
+
+  // Logits (tokens.size() rows of n_vocab) of every position, from an empty cache.
+  std::vector<float> evaluate(std::span<const int32_t> tokens);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct PerplexityOptions {
+  int64_t chunk = 128;  // tokens per chunk; the second half of each chunk is scored
+};
+
+struct PerplexityResult {
+  double perplexity = 0;
+  int64_t n_chunks = 0;
+  int64_t n_scored = 0;
+  double seconds = 0;
+};
+
+// Perplexity as llama.cpp computes it: the text tokenized with BOS, cut into chunks of
+// `chunk` tokens, each chunk's first token replaced by BOS and run from an empty cache,
+// tokens of its second half scored. progress(done, total) is called per chunk.
+PerplexityResult perplexity(Engine& engine, const Model& model, std::string_view text,
+                            const PerplexityOptions& options,
+                            const std::function<void(int64_t, int64_t)>& progress = {});
+
+// Peak resident memory of this process so far, in bytes.
+int64_t peak_memory_bytes();
+
+}  // namespace loom

@@ -1,0 +1,41 @@
+// `loom synth`: write a benchmark model with random weights at a real model's shape.
+#include <fmt/core.h>
+
+#include <memory>
+
+#include "cli/commands.h"
+#include "loom/synth.h"
+
+namespace loom::cli {
+
+Command add_synth(CLI::App& app) {
+  auto options = std::make_shared<SynthOptions>();
+  std::string shapes;
+  for (const auto& [name, description] : synth_shapes()) {
+    shapes += "\n  " + name + ": " + description;
+  }
+  CLI::App* cmd = app.add_subcommand(
+      "synth", "Write a GGUF benchmark model with random weights at a real model's shape");
+  cmd->footer("Shapes:" + shapes);
+  cmd->add_option("--shape", options->shape, "Model shape")->capture_default_str();
+  cmd->add_option("--type", options->type, "Weight type: f32, f16, bf16, q8_0, q4_0")
+      ->capture_default_str();
+  cmd->add_option("--tokenizer", options->tokenizer_path,
+                  "GGUF file whose tokenizer is copied (e.g. a ggml-vocab-*.gguf)")
+      ->required();
+  cmd->add_option("-o,--output", options->output_path, "Output GGUF file")->required();
+  cmd->add_option("--seed", options->seed, "Random seed of the weights")->capture_default_str();
+  cmd->add_option("-t,--threads", options->threads, "Threads; 0 = one per core");
+  return [options] {
+    synthesize_model(*options, [](uint64_t done, uint64_t total) {
+      const int percent = total ? static_cast<int>(done * 100 / total) : 100;
+      fmt::print(stderr, "\rloom: writing {} [{:<50}] {:3}% {:.0f} MiB", "model",
+                 std::string(static_cast<size_t>(percent / 2), '#'), percent,
+                 static_cast<double>(done) / (1 << 20));
+    });
+    fmt::print(stderr, "\nloom: wrote {}\n", options->output_path);
+    return 0;
+  };
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,163 @@
+#include "model/llama.h"
+
+#include <cmath>
+
+#include "core/error.h"
+#include "gguf/gguf_file.h"
+#include "kernels/attention.h"
+#include "kernels/ops.h"
+#include "model/forward_scratch.h"
+#include "model/tensor_lookup.h"
+
+namespace loom {
+namespace {
+
+std::string layer_tensor(int64_t layer, const char* name) {
+  return fmt::format("blk.{}.{}.weight", layer, name);
+}
+
+int64_t matrix_bytes(const kernels::WeightMatrix& w) {
+  return w.rows * row_bytes(w.type, w.cols);
+}
+
+}  // namespace
+
+LlamaTransformer::LlamaTransformer(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config)
+    : Transformer(std::move(config)), file_(std::move(file)) {
+  const ModelConfig& c = config_;
+  const gguf::GgufFile& f = *file_;
+  if (c.n_vocab <= 0) {
+    const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+    if (embd == nullptr || embd->shape.size() != 2) {
+      fail("{}: required tensor 'token_embd.weight' is missing", f.path());
+    }
+    config_.n_vocab = embd->shape[1];
+  }
+  weights_.token_embd = weight_matrix(f, "token_embd.weight", c.n_vocab, c.n_embd);
+  weights_.layers.resize(static_cast<size_t>(c.n_layer));
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    LlamaLayerWeights& w = weights_.layers[l];
+    w.attn_norm = weight_vector(f, layer_tensor(l, "attn_norm"), c.n_embd);
+    w.wq = weight_matrix(f, layer_tensor(l, "attn_q"), c.q_dim(), c.n_embd);
+    w.wk = weight_matrix(f, layer_tensor(l, "attn_k"), c.kv_dim(), c.n_embd);
+    w.wv = weight_matrix(f, layer_tensor(l, "attn_v"), c.kv_dim(), c.n_embd);
+    w.wo = weight_matrix(f, layer_tensor(l, "attn_output"), c.n_embd, c.q_dim());
+    w.ffn_norm = weight_vector(f, layer_tensor(l, "ffn_norm"), c.n_embd);
+    w.w_gate = weight_matrix(f, layer_tensor(l, "ffn_gate"), c.n_ff, c.n_embd);
+    w.w_up = weight_matrix(f, layer_tensor(l, "ffn_up"), c.n_ff, c.n_embd);
+    w.w_down = weight_matrix(f, layer_tensor(l, "ffn_down"), c.n_embd, c.n_ff);
+  }
+  weights_.output_norm = weight_vector(f, "output_norm.weight", c.n_embd);
+  weights_.output = has_tensor(f, "output.weight")
+                        ? weight_matrix(f, "output.weight", c.n_vocab, c.n_embd)
+                        : weights_.token_embd;  // tied embeddings
+}
+
+int64_t LlamaTransformer::weight_bytes() const {
+  int64_t bytes = matrix_bytes(weights_.output);
+  for (const LlamaLayerWeights& w : weights_.layers) {
+    bytes += matrix_bytes(w.wq) + matrix_bytes(w.wk) + matrix_bytes(w.wv) + matrix_bytes(w.wo) +
+             matrix_bytes(w.w_gate) + matrix_bytes(w.w_up) + matrix_bytes(w.w_down);
+  }
+  return bytes;
+}
+
+std::unique_ptr<ForwardScratch> LlamaTransformer::make_scratch(int64_t max_batch_tokens) const {
+  return std::make_unique<ForwardScratch>(config_, max_batch_tokens);
+}
+
+void LlamaTransformer::forward(const Batch& batch, KvCache& kv, ForwardScratch& s, ThreadPool& pool,
+                               float* logits) const {
+  const ModelConfig& c = config_;
+  const int64_t n = batch.size();
+  if (n > s.max_tokens) fail("batch of {} tokens exceeds the scratch size {}", n, s.max_tokens);
+
+  for (int64_t t = 0; t < n; ++t) {
+    kernels::get_row(weights_.token_embd, batch.tokens[t], s.x.data() + t * c.n_embd);
+  }
+
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const LlamaLayerWeights& w = weights_.layers[l];
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::rmsnorm(s.x.data() + t * c.n_embd, w.attn_norm.data(), c.n_embd, c.rms_norm_eps,
+                       s.xb.data() + t * c.n_embd);
+    }
+    attention_block(batch, l, kv, s, pool);
+    kernels::add(s.x.data(), s.proj.data(), n * c.n_embd);
+
+    for (int64_t t = 0; t < n; ++t) {
+      kernels::rmsnorm(s.x.data() + t * c.n_embd, w.ffn_norm.data(), c.n_embd, c.rms_norm_eps,
+                       s.xb.data() + t * c.n_embd);
+    }
+    feed_forward_block(n, w, s, pool);
+    kernels::add(s.x.data(), s.proj.data(), n * c.n_embd);
+  }
+
+  // Only rows that sample need the (large) output projection.
+  int64_t n_out = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    if (!batch.wants_logits[t]) continue;
+    kernels::rmsnorm(s.x.data() + t * c.n_embd, weights_.output_norm.data(), c.n_embd,
+                     c.rms_norm_eps, s.xb.data() + n_out * c.n_embd);
+    ++n_out;
+  }
+  if (n_out > 0) kernels::matmul(weights_.output, s.xb.data(), n_out, logits, pool, s.matmul);
+}
+
+void LlamaTransformer::attention_block(const Batch& batch, int64_t layer, KvCache& kv,
+                                       ForwardScratch& s, ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  const LlamaLayerWeights& w = weights_.layers[layer];
+  const int64_t n = batch.size();
+  kernels::matmul(w.wq, s.xb.data(), n, s.q.data(), pool, s.matmul);
+  kernels::matmul(w.wk, s.xb.data(), n, s.k.data(), pool, s.matmul);
+  kernels::matmul(w.wv, s.xb.data(), n, s.v.data(), pool, s.matmul);
+
+  int64_t max_kv = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t pos = batch.positions[t];
+    float* q = s.q.data() + t * c.q_dim();
+    float* k = s.k.data() + t * c.kv_dim();
+    for (int64_t h = 0; h < c.n_head; ++h) {
+      kernels::rope(q + h * c.head_dim, c.head_dim, c.n_rot, pos, c.rope_freq_base);
+    }
+    for (int64_t h = 0; h < c.n_head_kv; ++h) {
+      kernels::rope(k + h * c.head_dim, c.head_dim, c.n_rot, pos, c.rope_freq_base);
+    }
+    kv.store(layer, batch.kv_slots[t], pos, k, s.v.data() + t * c.kv_dim());
+    max_kv = std::max<int64_t>(max_kv, pos + 1);
+  }
+  s.reserve_scores(pool.size(), max_kv);
+
+  // Every (token, head) pair attends over its own sequence's positions [0, pos].
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const int64_t group = c.n_head / c.n_head_kv;
+  const int64_t n_items = n * c.n_head;
+  pool.run([&](int thread, int n_threads) {
+    float* scores = s.scores_for(thread, n_threads, max_kv);
+    const int64_t begin = n_items * thread / n_threads;
+    const int64_t end = n_items * (thread + 1) / n_threads;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t t = item / c.n_head;
+      const int64_t h = item % c.n_head;
+      const int64_t slot = batch.kv_slots[t];
+      const kernels::KvView view{kv.keys(layer, slot), kv.values(layer, slot), kv.type(),
+                                 c.kv_dim(), (h / group) * c.head_dim};
+      kernels::attend_head(s.q.data() + t * c.q_dim() + h * c.head_dim, view,
+                           batch.positions[t] + 1, c.head_dim, scale, scores,
+                           s.att.data() + t * c.q_dim() + h * c.head_dim);
+    }
+  });
+  kernels::matmul(w.wo, s.att.data(), n, s.proj.data(), pool, s.matmul);
+}
+
+void LlamaTransformer::feed_forward_block(int64_t n, const LlamaLayerWeights& w, ForwardScratch& s,
+                                          ThreadPool& pool) const {
+  const ModelConfig& c = config_;
+  kernels::matmul(w.w_gate, s.xb.data(), n, s.gate.data(), pool, s.matmul);
+  kernels::matmul(w.w_up, s.xb.data(), n, s.up.data(), pool, s.matmul);
+  kernels::swiglu(s.gate.data(), s.up.data(), n * c.n_ff);
+  kernels::matmul(w.w_down, s.gate.data(), n, s.proj.data(), pool, s.matmul);
+}
+
+}  // namespace loom

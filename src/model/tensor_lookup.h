@@ -1,0 +1,24 @@
+// Finds a model's tensors in its GGUF file and checks their shapes and types, so that a
+// file with a missing or mis-shaped tensor fails at load time with its name.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+
+namespace loom::gguf {
+class GgufFile;
+}
+
+namespace loom {
+
+bool has_tensor(const gguf::GgufFile& file, const std::string& name);
+// A (rows, cols) matrix in GGUF's shape [cols, rows], of a type the kernels compute.
+kernels::WeightMatrix weight_matrix(const gguf::GgufFile& file, const std::string& name,
+                                    int64_t rows, int64_t cols);
+// A vector of n values (norm weights), converted to f32.
+std::vector<float> weight_vector(const gguf::GgufFile& file, const std::string& name, int64_t n);
+
+}  // namespace loom

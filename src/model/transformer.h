@@ -1,0 +1,46 @@
+// A loaded model: its hyperparameters and weights (views into the GGUF mapping) and
+// the forward pass of its architecture. The model never sees text.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/thread_pool.h"
+#include "model/batch.h"
+#include "model/kv_cache.h"
+#include "model/model_config.h"
+
+namespace loom::gguf {
+class GgufFile;
+}
+
+namespace loom {
+
+// Buffers a forward pass needs, sized once for the largest batch and reused every step.
+class ForwardScratch;
+
+class Transformer {
+ public:
+  // Picks the architecture from general.architecture; loom::Error for an unsupported
+  // architecture or a missing / mis-shaped / unsupported-type tensor (naming it).
+  // The file must outlive the model.
+  static std::unique_ptr<Transformer> load(std::shared_ptr<const gguf::GgufFile> file);
+  virtual ~Transformer() = default;
+
+  const ModelConfig& config() const { return config_; }
+  // Bytes of weights the forward pass reads for one token (for bandwidth figures).
+  virtual int64_t weight_bytes() const = 0;
+
+  virtual std::unique_ptr<ForwardScratch> make_scratch(int64_t max_batch_tokens) const = 0;
+
+  // Computes every position of `batch`, writing their keys and values into `kv`, and
+  // writes logits (n_vocab floats per row) for the rows that want them, in batch order.
+  virtual void forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch, ThreadPool& pool,
+                       float* logits) const = 0;
+
+ protected:
+  explicit Transformer(ModelConfig config) : config_(std::move(config)) {}
+  ModelConfig config_;
+};
+
+}  // namespace loom

@@ -1,0 +1,160 @@
+#include "runtime/engine_core.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "model/forward_scratch.h"
+
+namespace loom {
+namespace {
+
+int64_t context_for(const Transformer& model, const EngineCoreOptions& options) {
+  if (options.context < 0) fail("context size must be positive, got {}", options.context);
+  return options.context > 0 ? options.context : model.config().n_ctx_train;
+}
+
+}  // namespace
+
+EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCoreOptions& options)
+    : model_(std::move(model)),
+      options_(options),
+      pool_(options.threads),
+      kv_(model_->config().n_layer, options.max_sequences, context_for(*model_, options),
+          model_->config().kv_dim(), options.kv_type) {
+  if (options_.max_sequences < 1) fail("max_sequences must be >= 1");
+  if (options_.batch_tokens < 1) fail("batch size must be >= 1");
+  scratch_ = model_->make_scratch(options_.batch_tokens);
+  slot_busy_.assign(static_cast<size_t>(options_.max_sequences), 0);
+  logits_.resize(static_cast<size_t>(options_.max_sequences * config().n_vocab));
+}
+
+EngineCore::~EngineCore() = default;
+
+int32_t EngineCore::take_slot() {
+  for (size_t i = 0; i < slot_busy_.size(); ++i) {
+    if (!slot_busy_[i]) {
+      slot_busy_[i] = 1;
+      return static_cast<int32_t>(i);
+    }
+  }
+  fail("all {} sequence slots are busy", slot_busy_.size());
+}
+
+int64_t EngineCore::add_sequence(std::vector<int32_t> prompt, const SamplingParams& sampling,
+                                 int64_t max_new_tokens) {
+  if (prompt.empty()) fail("the prompt is empty: at least one token is needed");
+  if (max_new_tokens < 0) fail("max_tokens must be >= 0, got {}", max_new_tokens);
+  const int64_t needed = static_cast<int64_t>(prompt.size()) + max_new_tokens;
+  if (needed > context()) {
+    fail(
+        "the prompt ({} tokens) plus max_tokens ({}) needs {} positions, more than the context "
+        "size {}: shorten the prompt, lower max_tokens or raise the context size",
+        prompt.size(), max_new_tokens, needed, context());
+  }
+  for (int32_t token : prompt) {
+    if (token < 0 || token >= config().n_vocab) {
+      fail("token id {} is out of range for a vocabulary of {}", token, config().n_vocab);
+    }
+  }
+  validate(sampling);
+  const int32_t slot = take_slot();
+  running_.push_back(std::make_unique<Sequence>(next_id_, slot, std::move(prompt), sampling));
+  return next_id_++;
+}
+
+Sequence* EngineCore::find(int64_t sequence_id) {
+  for (auto& s : running_) {
+    if (s->id == sequence_id) return s.get();
+  }
+  return nullptr;
+}
+
+const Sequence& EngineCore::sequence(int64_t sequence_id) const {
+  for (const auto& s : running_) {
+    if (s->id == sequence_id) return *s;
+  }
+  fail("no running sequence with id {}", sequence_id);
+}
+
+void EngineCore::remove_sequence(int64_t sequence_id) {
+  auto it = std::find_if(running_.begin(), running_.end(),
+                         [&](const auto& s) { return s->id == sequence_id; });
+  if (it == running_.end()) return;
+  slot_busy_[(*it)->kv_slot] = 0;
+  running_.erase(it);
+}
+
+std::span<const EngineCore::Sampled> EngineCore::step() {
+  batch_.clear();
+  batch_outputs_.clear();
+  advanced_.clear();
+  sampled_.clear();
+  int64_t budget = options_.batch_tokens;
+  // Decoding sequences first (one position each) so a long prefill never stalls them.
+  order_.clear();
+  for (auto& s : running_) order_.push_back(s.get());
+  std::stable_sort(order_.begin(), order_.end(), [](const Sequence* a, const Sequence* b) {
+    const int64_t pa = static_cast<int64_t>(a->tokens.size()) - a->n_computed;
+    const int64_t pb = static_cast<int64_t>(b->tokens.size()) - b->n_computed;
+    return pa < pb;
+  });
+  for (Sequence* s : order_) {
+    const int64_t total = static_cast<int64_t>(s->tokens.size());
+    const int64_t n = std::min(total - s->n_computed, budget);
+    if (n <= 0) continue;
+    for (int64_t p = s->n_computed; p < s->n_computed + n; ++p) {
+      const bool last = p == total - 1;
+      batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, last);
+      if (last) batch_outputs_.push_back(s);
+    }
+    advanced_.emplace_back(s, n);
+    budget -= n;
+    if (budget == 0) break;
+  }
+  if (batch_.size() == 0) return {};
+
+  model_->forward(batch_, kv_, *scratch_, pool_, logits_.data());
+  ++counters_.steps;
+  for (auto [s, n] : advanced_) {
+    const int64_t prompt_part =
+        std::max<int64_t>(0, std::min(s->n_prompt, s->n_computed + n) - s->n_computed);
+    counters_.prompt_positions += prompt_part;
+    counters_.generated_positions += n - prompt_part;
+    s->n_computed += n;
+  }
+
+  const int32_t n_vocab = static_cast<int32_t>(config().n_vocab);
+  for (size_t row = 0; row < batch_outputs_.size(); ++row) {
+    Sequence* s = batch_outputs_[row];
+    const int32_t token = s->sampler.sample(logits_.data() + row * n_vocab, n_vocab);
+    s->sampler.accept(token);
+    s->tokens.push_back(token);
+    sampled_.push_back({s->id, token});
+  }
+  return sampled_;
+}
+
+void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n > context()) fail("{} tokens do not fit in the context size {}", n, context());
+  const int32_t slot = take_slot();
+  const int64_t n_vocab = config().n_vocab;
+  try {
+    Batch batch;
+    for (int64_t begin = 0; begin < n; begin += options_.batch_tokens) {
+      const int64_t end = std::min(n, begin + options_.batch_tokens);
+      batch.clear();
+      for (int64_t p = begin; p < end; ++p)
+        batch.add(tokens[p], static_cast<int32_t>(p), slot, true);
+      model_->forward(batch, kv_, *scratch_, pool_, out + begin * n_vocab);
+      counters_.prompt_positions += end - begin;
+      ++counters_.steps;
+    }
+  } catch (...) {
+    slot_busy_[slot] = 0;
+    throw;
+  }
+  slot_busy_[slot] = 0;
+}
+
+}  // namespace loom

@@ -1,0 +1,104 @@
+// The public API's behaviour beyond the reference numbers: errors for bad requests,
+// reproducible sampling, batch invariance of the forward pass, streaming events.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "loom/loom.h"
+
+namespace loom {
+namespace {
+
+const std::string kModel = std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf";
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Engine, PromptPlusMaxTokensBeyondTheContextIsAnError) {
+  auto model = Model::load(kModel);
+  Engine engine(model, {.threads = 1, .context = 32});
+  const std::string message =
+      error_of([&] { engine.generate(Request{.prompt = "Once upon a time", .max_tokens = 30}); });
+  EXPECT_NE(message.find("context size 32"), std::string::npos) << message;
+  // Still usable afterwards: the slot was not leaked.
+  Request ok{.prompt = "Once upon a time", .max_tokens = 8};
+  ok.sampling.temperature = 0;
+  EXPECT_EQ(engine.generate(ok).tokens.size(), 8u);
+}
+
+TEST(Engine, MissingModelFileNamesThePath) {
+  const std::string message = error_of([] { Model::load("/nonexistent/model.gguf"); });
+  EXPECT_NE(message.find("/nonexistent/model.gguf"), std::string::npos) << message;
+}
+
+TEST(Engine, SameSeedSameText) {
+  auto model = Model::load(kModel);
+  Engine engine(model, {.threads = 2});
+  Request r{.prompt = "Once upon a time", .max_tokens = 48, .ignore_eos = true};
+  r.sampling.temperature = 1.0f;
+  r.sampling.seed = 42;
+  const Completion a = engine.generate(r);
+  const Completion b = engine.generate(r);
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.seed, 42u);
+  r.sampling.seed = 43;
+  EXPECT_NE(engine.generate(r).tokens, a.tokens);
+}
+
+TEST(Engine, StreamedTextEqualsTheCompletionText) {
+  auto model = Model::load(kModel);
+  Engine engine(model, {.threads = 2});
+  Request r{.prompt = "Lily wanted to play outside", .max_tokens = 64};
+  r.sampling.temperature = 0;
+  std::string streamed;
+  int events = 0;
+  const Completion c = engine.generate(r, [&](const TokenEvent& e) {
+    streamed += e.text;
+    ++events;
+  });
+  EXPECT_EQ(streamed, c.text);
+  EXPECT_GE(events, static_cast<int>(c.tokens.size()));
+  EXPECT_EQ(c.text, model->detokenize(c.tokens).substr(0, c.text.size()));
+  EXPECT_EQ(c.timings.prompt_tokens, 11);
+  EXPECT_EQ(c.timings.prefill_steps, 1);  // the whole prompt in one forward pass
+}
+
+TEST(Engine, PrefillInSmallChunksGivesTheSameTokens) {
+  auto model = Model::load(kModel);
+  Request r{
+      .prompt = "One day, Tom and his mom went to the park.", .max_tokens = 40, .ignore_eos = true};
+  r.sampling.temperature = 0;
+  Engine whole(model, {.threads = 2});
+  Engine chunked(model, {.threads = 1, .batch_tokens = 3});
+  const Completion a = whole.generate(r);
+  const Completion b = chunked.generate(r);
+  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(b.timings.prefill_steps, 6);  // 17 prompt tokens in chunks of 3
+}
+
+TEST(Engine, LogitsDoNotDependOnBatchOrThreads) {
+  auto model = Model::load(kModel);
+  const std::vector<int32_t> tokens = model->tokenize("The sun was hot and the bird");
+  Engine one(model, {.threads = 1, .batch_tokens = 1});
+  Engine two(model, {.threads = 2, .batch_tokens = 512});
+  EXPECT_EQ(one.evaluate(tokens), two.evaluate(tokens));
+}
+
+TEST(Engine, BadOptionsAreErrors) {
+  auto model = Model::load(kModel);
+  EXPECT_NE(error_of([&] { Engine e(model, {.kv_type = "q3"}); }).find("KV cache type"),
+            std::string::npos);
+  Engine engine(model, {.threads = 1});
+  Request r{.prompt = "Hi", .max_tokens = 4};
+  r.sampling.top_p = 0;
+  EXPECT_NE(error_of([&] { engine.generate(r); }).find("top_p"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace loom

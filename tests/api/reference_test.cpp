@@ -1,0 +1,154 @@
+// loom against the reference engine's recorded outputs on the stories260K models
+// (../shared/reference): prompt tokenization, 128 greedy tokens, top-20 logits of the
+// first positions, and perplexity.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "loom/loom.h"
+
+namespace loom {
+namespace {
+
+const std::string kShared = LOOM_SHARED_DIR;
+
+struct ReferenceCase {
+  std::string prompt;
+  std::vector<int32_t> prompt_ids;
+  std::vector<int32_t> greedy_ids;
+  std::vector<std::vector<std::pair<int32_t, float>>> top_logits;  // per position, top 20
+};
+
+std::vector<ReferenceCase> read_cases(const std::string& file) {
+  std::ifstream in(kShared + "/reference/" + file);
+  EXPECT_TRUE(in.good()) << "missing reference file " << file;
+  std::vector<ReferenceCase> cases;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const nlohmann::json j = nlohmann::json::parse(line);
+    ReferenceCase c;
+    c.prompt = j["prompt"];
+    c.prompt_ids = j["prompt_ids"].get<std::vector<int32_t>>();
+    c.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
+    for (const auto& position : j["top_logits"]) {
+      std::vector<std::pair<int32_t, float>> top;
+      for (const auto& entry : position) top.emplace_back(entry[0], entry[1]);
+      c.top_logits.push_back(top);
+    }
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Variant {
+  const char* model;
+  const char* reference;
+  int exact_ids;          // greedy ids that must match exactly
+  float logit_tolerance;  // for the top-20 logits
+  double perplexity;
+};
+
+class Reference : public ::testing::TestWithParam<Variant> {
+ protected:
+  static std::shared_ptr<Model> load(const Variant& v) {
+    return Model::load(kShared + "/models/" + v.model);
+  }
+};
+
+TEST_P(Reference, PromptTokenization) {
+  const Variant v = GetParam();
+  const auto model = load(v);
+  for (const ReferenceCase& c : read_cases(v.reference)) {
+    EXPECT_EQ(model->tokenize(c.prompt), c.prompt_ids) << c.prompt;
+  }
+}
+
+TEST_P(Reference, GreedyTokens) {
+  const Variant v = GetParam();
+  const auto model = load(v);
+  Engine engine(model, {.threads = 2, .context = 512});
+  int total_matching = 0;
+  for (const ReferenceCase& c : read_cases(v.reference)) {
+    Request request{.prompt = c.prompt, .max_tokens = 128, .ignore_eos = true};
+    request.sampling.temperature = 0;
+    const Completion result = engine.generate(request);
+    ASSERT_EQ(result.tokens.size(), 128u);
+    int matching = 0;
+    while (matching < 128 && result.tokens[matching] == c.greedy_ids[matching]) ++matching;
+    total_matching += matching;
+    EXPECT_GE(matching, v.exact_ids)
+        << "prompt '" << c.prompt << "' diverges at token " << matching;
+  }
+  RecordProperty("matching_prefix_tokens", total_matching);
+}
+
+TEST_P(Reference, TopLogits) {
+  const Variant v = GetParam();
+  const auto model = load(v);
+  Engine engine(model, {.threads = 2, .context = 512});
+  const int64_t n_vocab = model->info().n_vocab;
+  double worst = 0;
+  for (const ReferenceCase& c : read_cases(v.reference)) {
+    // The prompt followed by the first greedy tokens: position n_prompt - 1 + i predicts
+    // greedy token i.
+    std::vector<int32_t> tokens = c.prompt_ids;
+    const size_t n_prompt = tokens.size();
+    tokens.insert(tokens.end(), c.greedy_ids.begin(), c.greedy_ids.begin() + 4);
+    const std::vector<float> logits = engine.evaluate(tokens);
+    ASSERT_EQ(c.top_logits.size(), 5u);
+    for (size_t i = 0; i < c.top_logits.size(); ++i) {
+      const float* row = logits.data() + (n_prompt - 1 + i) * n_vocab;
+      for (const auto& [id, expected] : c.top_logits[i]) {
+        const double diff = std::abs(row[id] - expected);
+        worst = std::max(worst, diff);
+        EXPECT_NEAR(row[id], expected, v.logit_tolerance)
+            << "prompt '" << c.prompt << "' position " << i << " token " << id;
+      }
+    }
+  }
+  RecordProperty("max_abs_logit_difference", std::to_string(worst));
+  std::printf("%s: max |logit - reference| over the top-20 = %.6f\n", v.model, worst);
+}
+
+TEST_P(Reference, Perplexity) {
+  const Variant v = GetParam();
+  const auto model = load(v);
+  Engine engine(model, {.threads = 2, .context = 128, .batch_tokens = 128});
+  const PerplexityResult r = perplexity(
+      engine, *model, read_text(kShared + "/reference/stories-text.txt"), {.chunk = 128});
+  EXPECT_EQ(r.n_chunks, 10);
+  EXPECT_EQ(r.n_scored, 10 * 63);
+  EXPECT_NEAR(r.perplexity, v.perplexity, v.perplexity * 0.005);
+  std::printf("%s: perplexity %.4f (reference %.4f)\n", v.model, r.perplexity, v.perplexity);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stories260K, Reference,
+    ::testing::Values(
+        Variant{"stories260K.gguf", "stories260K-greedy.jsonl", 128, 1e-3f, 3.4257},
+        Variant{"stories260K-q8_0.gguf", "stories260K-q8_0-greedy.jsonl", 32, 2e-2f, 3.4313},
+        Variant{"stories260K-q4_0.gguf", "stories260K-q4_0-greedy.jsonl", 32, 5e-2f, 3.6154}),
+    [](const auto& info) {
+      std::string name = info.param.model;
+      name = name.substr(0, name.find(".gguf"));
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return name;
+    });
+
+}  // namespace
+}  // namespace loom

@@ -1,0 +1,133 @@
+// The `loom` binary as a user runs it: exit codes, stdout/stderr split, --json, errors.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace {
+
+const std::string kLoom = LOOM_BINARY;
+const std::string kShared = LOOM_SHARED_DIR;
+const std::string kModel = kShared + "/models/stories260K.gguf";
+
+struct Output {
+  int status;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Output run(const std::string& args) {
+  const std::string err_path = ::testing::TempDir() + "/loom_cli_stderr.txt";
+  const std::string command = kLoom + " " + args + " 2>" + err_path;
+  FILE* pipe = popen(command.c_str(), "r");
+  Output result{};
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  FILE* err = fopen(err_path.c_str(), "r");
+  while (err && (n = fread(buffer.data(), 1, buffer.size(), err)) > 0)
+    result.err.append(buffer.data(), n);
+  if (err) fclose(err);
+  return result;
+}
+
+TEST(Cli, RunStreamsOnlyTheGeneratedTextToStdout) {
+  const Output o = run("run -m " + kModel + " -p 'Once upon a time' -n 16 --temp 0 -t 2");
+  ASSERT_EQ(o.status, 0) << o.err;
+  // The reference's greedy continuation of this prompt.
+  EXPECT_EQ(o.out, ", there was a little girl named Lily. She loved to play outside\n");
+  EXPECT_NE(o.err.find("time to first token"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("decode"), std::string::npos);
+  EXPECT_NE(o.err.find("peak memory"), std::string::npos);
+}
+
+TEST(Cli, RunJsonReportsTokensFinishReasonAndTimings) {
+  const Output o = run("run -m " + kModel + " -p 'Once upon a time' -n 5 --temp 0 --json");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  EXPECT_EQ(j["tokens"], nlohmann::json::parse("[432, 383, 286, 261, 376]"));
+  EXPECT_EQ(j["finish_reason"], "length");
+  EXPECT_EQ(j["timings"]["prompt_tokens"], 5);
+  EXPECT_EQ(j["timings"]["generated_tokens"], 5);
+  EXPECT_GT(j["timings"]["decode_tokens_per_s"].get<double>(), 0);
+  EXPECT_GT(j["timings"]["peak_memory_bytes"].get<int64_t>(), 0);
+}
+
+TEST(Cli, SeededSamplingIsReproducible) {
+  const std::string args =
+      "run -m " + kModel + " -p 'Once upon a time' -n 32 --temp 1 --seed 9 --json";
+  const Output a = run(args);
+  const Output b = run(args);
+  ASSERT_EQ(a.status, 0) << a.err;
+  EXPECT_EQ(nlohmann::json::parse(a.out)["tokens"], nlohmann::json::parse(b.out)["tokens"]);
+}
+
+TEST(Cli, PromptBeyondTheContextIsAClearError) {
+  const Output o = run("run -m " + kModel + " -p 'Once upon a time' -n 100 -c 64");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("context size 64"), std::string::npos) << o.err;
+  EXPECT_TRUE(o.out.empty());
+}
+
+TEST(Cli, MissingAndCorruptModelFilesAreClearErrors) {
+  Output o = run("run -m /nonexistent.gguf -p hi");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("/nonexistent.gguf"), std::string::npos) << o.err;
+  // A text file is not a GGUF file.
+  o = run("info " + kShared + "/reference/prompts-stories.txt");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("magic"), std::string::npos) << o.err;
+}
+
+TEST(Cli, InfoDescribesTheModel) {
+  const Output o = run("info " + kModel);
+  ASSERT_EQ(o.status, 0) << o.err;
+  for (const char* needle : {"architecture: llama", "embedding_length", "64", "block_count",
+                             "tokenizer:    llama (512 tokens", "token_embd.weight", "F32",
+                             "tokenizer.ggml.tokens", "x STRING"}) {
+    EXPECT_NE(o.out.find(needle), std::string::npos) << needle;
+  }
+}
+
+TEST(Cli, PerplexityMatchesTheReference) {
+  const Output o =
+      run("perplexity -m " + kModel + " -f " + kShared + "/reference/stories-text.txt -c 128");
+  ASSERT_EQ(o.status, 0) << o.err;
+  double ppl = 0;
+  ASSERT_EQ(std::sscanf(o.out.c_str(), "perplexity: %lf", &ppl), 1) << o.out;
+  EXPECT_NEAR(ppl, 3.4257, 3.4257 * 0.005);
+}
+
+TEST(Cli, BadArgumentsExplainThemselves) {
+  Output o = run("run -p hi");
+  EXPECT_NE(o.status, 0);
+  EXPECT_NE(o.err.find("--model"), std::string::npos) << o.err;
+  o = run("run -m " + kModel + " -p hi --top-p 2");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("top_p"), std::string::npos) << o.err;
+  o = run("--help");
+  EXPECT_EQ(o.status, 0);
+  EXPECT_NE(o.out.find("perplexity"), std::string::npos);
+}
+
+TEST(Cli, SynthWritesALoadableModel) {
+  const std::string path = ::testing::TempDir() + "/loom_synth_tiny.gguf";
+  Output o = run("synth --shape tiny --type q4_0 --tokenizer " + kShared +
+                 "/tokenizer-tests/ggml-vocab-llama-spm.gguf -o " + path);
+  ASSERT_EQ(o.status, 0) << o.err;
+  o = run("run -m " + path + " -p 'Hello world' -n 8 --temp 0 --ignore-eos --json");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(nlohmann::json::parse(o.out)["tokens"].size(), 8u);
+  o = run("info " + path);
+  EXPECT_NE(o.out.find("Q4_0"), std::string::npos);
+  EXPECT_NE(o.out.find("32000 tokens"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+}  // namespace
