@@ -235,12 +235,6 @@ void GgufFile::parse() {
   }
   const uint64_t tensor_count = cur.read<uint64_t>("tensor count");
   const uint64_t kv_count = cur.read<uint64_t>("kv count");
-  if (tensor_count > cur.remaining() / kMinTensorInfoBytes) {
-    cur.fail_at(8,
-                fmt::format("tensor count {} is impossible: the {} bytes after the header hold "
-                            "at most {} tensor infos",
-                            tensor_count, cur.remaining(), cur.remaining() / kMinTensorInfoBytes));
-  }
   if (kv_count > cur.remaining() / kMinKvBytes) {
     cur.fail_at(16, fmt::format("kv count {} is impossible: the {} bytes after the header hold at "
                                 "most {} key-value pairs",
@@ -271,7 +265,15 @@ void GgufFile::parse() {
     values_.emplace(std::move(key), std::move(value));
   }
 
-  // Tensor directory.
+  // Tensor directory. The count is checked here, where the bytes left for the infos are
+  // known, so a file cut inside the metadata is reported as such.
+  if (tensor_count > cur.remaining() / kMinTensorInfoBytes) {
+    cur.set_context("");
+    cur.fail_at(8,
+                fmt::format("tensor count {} is impossible: the {} bytes after the metadata "
+                            "hold at most {} tensor infos",
+                            tensor_count, cur.remaining(), cur.remaining() / kMinTensorInfoBytes));
+  }
   tensors_.reserve(tensor_count);
   for (uint64_t t = 0; t < tensor_count; ++t) {
     const uint64_t info_at = cur.offset();
