@@ -25,6 +25,9 @@ class IncrementalDetokenizer {
  private:
   const Tokenizer& tokenizer_;
   bool strip_leading_space_;
+  // Emits the complete part of pending_; at_end: nothing more will come.
+  std::string drain(bool at_end);
+
   std::string pending_;  // bytes not yet emitted: an incomplete UTF-8 sequence
 };
 

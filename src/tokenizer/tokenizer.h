@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace loom::gguf {
@@ -14,6 +15,9 @@ class GgufFile;
 }
 
 namespace loom {
+
+struct Vocab;
+class SpecialTokenSplitter;
 
 // Token attributes as GGUF numbers them (tokenizer.ggml.token_type).
 enum class TokenType : int32_t {
@@ -45,8 +49,9 @@ class Tokenizer {
   virtual std::string token_to_piece(int32_t id, bool render_special = false) const = 0;
 
   // Whole-sequence decode: the concatenated pieces, minus the leading space that
-  // SentencePiece added to the first word when the sequence starts at BOS. Bytes that
-  // are not valid UTF-8 are kept as they are (see IncrementalDetokenizer for text).
+  // SentencePiece added to the first word (the ids are taken to start the text, after
+  // BOS or without it, so decode(encode(x)) == x). Bytes that are not valid UTF-8 are
+  // kept as they are (see IncrementalDetokenizer for text).
   virtual std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   int32_t n_vocab() const { return static_cast<int32_t>(tokens_.size()); }
@@ -57,8 +62,32 @@ class Tokenizer {
   const std::string& token_text(int32_t id) const { return tokens_.at(id); }
   TokenType token_type(int32_t id) const { return types_.at(id); }
   const std::string& model_name() const { return model_name_; }  // "llama", "gpt2", ...
+  // SentencePiece-style models put a space before the first word; decode removes it.
+  bool add_space_prefix() const { return add_space_prefix_; }
+  // Id of the token whose text is exactly `text` (as stored in the GGUF), -1 when none.
+  int32_t find_token(std::string_view text) const;
 
  protected:
+  Tokenizer();
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+  // Takes the parts every model shares (texts, types, special ids, flags) from `vocab`.
+  void init_common(Vocab& vocab);
+
+  // A piece of the input: raw text still to tokenize, or one special token.
+  struct Fragment {
+    std::string_view text;  // raw text (token < 0)
+    int32_t token = -1;
+  };
+  // `text` split around the texts of special tokens (see special_tokens.h).
+  std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
+
+  std::unordered_map<std::string_view, int32_t> token_ids_;  // text -> id; views into tokens_
+  std::shared_ptr<const SpecialTokenSplitter> special_splitter_;
+  int32_t unk_id_ = -1;
+  int32_t sep_id_ = -1;
+  bool add_sep_ = false;
+  bool add_space_prefix_ = false;
   std::vector<std::string> tokens_;  // (n_vocab) token texts as stored in the GGUF
   std::vector<TokenType> types_;     // (n_vocab)
   std::vector<int32_t> end_of_generation_;

@@ -1,0 +1,119 @@
+// Every .inp/.out golden pair in shared/tokenizer-tests whose vocabulary .gguf is
+// present: each case must give exactly the recorded ids (no BOS/EOS, no special-token
+// parsing), and decoding must give the text back.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "test_util.h"
+
+namespace loom {
+namespace {
+
+struct GoldenCase {
+  std::string text;
+  std::vector<int32_t> ids;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::vector<GoldenCase> read_goldens(const std::string& name) {
+  const std::string base = test::vocab_path(name);
+  const std::string inp = read_file(base + ".inp");
+  const std::string out = read_file(base + ".out");
+  const std::string separator = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> texts;
+  for (size_t start = 0;;) {
+    const size_t end = inp.find(separator, start);
+    if (end == std::string::npos) break;  // the file ends with a separator
+    texts.push_back(inp.substr(start, end - start));
+    start = end + separator.size();
+  }
+  std::vector<GoldenCase> cases;
+  std::istringstream lines(out);
+  std::string line;
+  for (const std::string& text : texts) {
+    std::getline(lines, line);
+    GoldenCase c{text, {}};
+    std::istringstream ids(line);
+    for (int32_t id; ids >> id;) c.ids.push_back(id);
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string join(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (int32_t id : ids) out += std::to_string(id) + " ";
+  return out;
+}
+
+class GoldenTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GoldenTest, EncodesEveryCaseExactly) {
+  const std::string name = GetParam();
+  if (!std::filesystem::exists(test::vocab_path(name))) {
+    GTEST_SKIP() << "no ggml-vocab-" << name << ".gguf";
+  }
+  const auto tokenizer = test::load_vocab(name);
+  const std::vector<GoldenCase> cases = read_goldens(name);
+  ASSERT_GT(cases.size(), 40u);
+  int passed = 0;
+  for (const GoldenCase& c : cases) {
+    const std::vector<int32_t> ids = tokenizer->encode(c.text, false, false);
+    EXPECT_EQ(join(ids), join(c.ids)) << name << " case \"" << escape(c.text) << "\"";
+    if (ids == c.ids) ++passed;
+  }
+  std::printf("[ golden   ] %s: %d/%zu cases\n", name.c_str(), passed, cases.size());
+}
+
+// Vocabularies whose normaliser changes text by design (WordPiece lower-cases, strips
+// accents and drops whitespace), so decoding cannot give the input back.
+bool round_trips(const std::string& name) {
+  return name != "bert-bge";
+}
+
+TEST_P(GoldenTest, DecodeGivesTheTextBack) {
+  const std::string name = GetParam();
+  if (!std::filesystem::exists(test::vocab_path(name))) {
+    GTEST_SKIP() << "no ggml-vocab-" << name << ".gguf";
+  }
+  if (!round_trips(name)) GTEST_SKIP() << name << " normalises text by design";
+  const auto tokenizer = test::load_vocab(name);
+  for (const GoldenCase& c : read_goldens(name)) {
+    const std::vector<int32_t> ids = tokenizer->encode(c.text, false, false);
+    EXPECT_EQ(escape(tokenizer->decode(ids)), escape(c.text)) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Vocabularies, GoldenTest, ::testing::Values("llama-spm", "phi-3"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (c == '-') c = '_';
+                           }
+                           return name;
+                         });
+
+}  // namespace
+}  // namespace loom
