@@ -15,6 +15,14 @@ void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* o
 // f32 as theta = pos; theta *= freq_base^(-2/n_rot) per pair, matching ggml.
 void rope(float* x, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base);
 
+// rope() in two steps, for rotating many heads at one position with one set of angles:
+// rope_angles fills cos_sin[2i] = cos(theta_i), cos_sin[2i + 1] = sin(theta_i) for
+// 2i < n_rot (n_rot floats, computed exactly as rope() computes them); rope_rotate then
+// rotates the first n_rot elements of x. rope_rotate(x, n_rot, angles) after
+// rope_angles(n_rot, pos, base, angles) equals rope(x, head_dim, n_rot, pos, base) bit for bit.
+void rope_angles(int64_t n_rot, int64_t pos, float freq_base, float* cos_sin);
+void rope_rotate(float* x, int64_t n_rot, const float* cos_sin);
+
 // In-place softmax over n values.
 void softmax(float* x, int64_t n);
 

@@ -1,0 +1,136 @@
+// matmul(): convert the activations once, then split weight rows over the pool. The
+// instruction set is read once per call from active_isa(); the per-set halves live in
+// matmul_scalar.cpp and matmul_avx2.cpp.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "kernels/isa.h"
+#include "kernels/matmul_kernels.h"
+#include "kernels/quant_blocks.h"
+#include "kernels/quantize.h"
+
+namespace loom::kernels {
+namespace {
+
+using detail::Activations;
+
+struct IsaFunctions {
+  void (*quantize_q8_0)(const float*, int64_t, int8_t*, float*, int32_t*);
+  void (*round)(DType, const float*, int64_t, float*);
+  void (*rows)(const WeightMatrix&, int64_t, int64_t, const Activations&, float*);
+};
+
+IsaFunctions functions_for(Isa isa) {
+#if LOOM_KERNELS_HAVE_AVX2
+  if (isa == Isa::kAvx2) {
+    return {detail::avx2::quantize_q8_0_activations, detail::avx2::round_activations,
+            detail::avx2::matmul_rows};
+  }
+#endif
+  return {detail::scalar::quantize_q8_0_activations, detail::scalar::round_activations,
+          detail::scalar::matmul_rows};
+}
+
+// Rows are handed to threads in groups of this many (a multiple of every tile height).
+constexpr int64_t kRowGroup = 4;
+// Below this many multiply-adds a call runs on the calling thread: waking the pool would
+// cost more than it saves. Where a row is computed never changes its value.
+constexpr int64_t kMinParallelWork = 64 * 1024;
+// Activation conversion is split over the pool from this many elements on.
+constexpr int64_t kMinParallelConvert = 64 * 1024;
+
+constexpr size_t align_up(size_t n) {
+  return (n + 63) / 64 * 64;
+}
+
+template <typename Fn>
+void for_tokens(ThreadPool& pool, int64_t n_tokens, int64_t cols, Fn&& fn) {
+  if (n_tokens > 1 && pool.size() > 1 && n_tokens * cols >= kMinParallelConvert) {
+    pool.parallel_for(n_tokens, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) fn(t);
+    });
+  } else {
+    for (int64_t t = 0; t < n_tokens; ++t) fn(t);
+  }
+}
+
+Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n_tokens,
+                                const IsaFunctions& isa, ThreadPool& pool, MatmulScratch& scratch) {
+  Activations a;
+  a.n_tokens = n_tokens;
+  a.cols = w.cols;
+  const auto elements = static_cast<size_t>(n_tokens * w.cols);
+  if (w.type == DType::F32) {
+    a.values = x;  // already the dot partner
+    return a;
+  }
+  const int64_t cols = w.cols;
+  if (!detail::uses_q8_0_activations(w.type)) {
+    const size_t bytes = align_up(elements * sizeof(float));
+    if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
+    auto* values = reinterpret_cast<float*>(scratch.activations.data());
+    for_tokens(pool, n_tokens, cols,
+               [&](int64_t t) { isa.round(w.type, x + t * cols, cols, values + t * cols); });
+    a.values = values;
+    return a;
+  }
+  const int64_t nb = cols / kQK8_0;
+  const size_t quant_bytes = align_up(elements);
+  const size_t scale_bytes = align_up(static_cast<size_t>(n_tokens * nb) * sizeof(float));
+  const size_t bytes = quant_bytes + 2 * scale_bytes;
+  if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
+  uint8_t* base = scratch.activations.data();
+  auto* quants = reinterpret_cast<int8_t*>(base);
+  auto* scales = reinterpret_cast<float*>(base + quant_bytes);
+  auto* sums = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes);
+  for_tokens(pool, n_tokens, cols, [&](int64_t t) {
+    isa.quantize_q8_0(x + t * cols, cols, quants + t * cols, scales + t * nb, sums + t * nb);
+  });
+  a.quants = quants;
+  a.scales = scales;
+  a.sums = sums;
+  return a;
+}
+
+void check_matrix(const WeightMatrix& w) {
+  if (!is_computable(w.type)) {
+    fail("matmul: weights of type {} are not supported", dtype_name(w.type));
+  }
+  const int64_t block = dtype_traits(w.type).block_size;
+  if (w.rows < 0 || w.cols <= 0 || w.cols % block != 0) {
+    fail("matmul: a {} matrix of {} x {} is malformed (columns must be a positive multiple of {})",
+         dtype_name(w.type), w.rows, w.cols, block);
+  }
+  if (w.data == nullptr && w.rows > 0) fail("matmul: weight matrix has no data");
+}
+
+}  // namespace
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            MatmulScratch& scratch) {
+  check_matrix(w);
+  if (n_tokens < 0) fail("matmul: negative token count {}", n_tokens);
+  if (n_tokens == 0 || w.rows == 0) return;
+  const IsaFunctions isa = functions_for(active_isa());
+  const Activations a = convert_activations(w, x, n_tokens, isa, pool, scratch);
+  const int64_t work = w.rows * w.cols * n_tokens;
+  if (pool.size() == 1 || work < kMinParallelWork || w.rows <= kRowGroup) {
+    isa.rows(w, 0, w.rows, a, y);
+    return;
+  }
+  const int64_t groups = (w.rows + kRowGroup - 1) / kRowGroup;
+  pool.parallel_for(groups, [&](int64_t begin, int64_t end) {
+    isa.rows(w, begin * kRowGroup, std::min(w.rows, end * kRowGroup), a, y);
+  });
+}
+
+void get_row(const WeightMatrix& w, int64_t row, float* dst) {
+  check_matrix(w);
+  if (row < 0 || row >= w.rows) fail("get_row: row {} is outside [0, {})", row, w.rows);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  dequantize_row(w.type, base + row * row_bytes(w.type, w.cols), dst, w.cols);
+}
+
+}  // namespace loom::kernels

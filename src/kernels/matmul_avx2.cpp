@@ -1,0 +1,371 @@
+// The AVX2 half of matmul (compiled with -mavx2 -mfma -mf16c, called only when the CPU
+// has them). Work is cut into tiles of R weight rows x T tokens; a tile loads each weight
+// block once for T tokens and each activation block once for R rows. Every output element
+// owns one accumulator that sees the same operations in the same order in every tile
+// shape, so an element's value never depends on the tile, batch or thread it lands in.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "kernels/matmul_kernels.h"
+#include "kernels/quant_blocks.h"
+
+namespace loom::kernels::detail::avx2 {
+namespace {
+
+// Fixed-order horizontal sum of 8 lanes.
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t hsum_epi32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x1));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+// roundf: to nearest, halves away from zero (_mm256_round_ps has only half-to-even).
+// t = trunc(v) and v - t are exact, so |v - t| >= 0.5 decides the step exactly.
+inline __m256 round_half_away(__m256 v) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
+  const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+  return _mm256_add_ps(t, _mm256_and_ps(up, step));
+}
+
+inline float fp16_to_f32(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+
+// ---- tiles ------------------------------------------------------------------------------
+
+// One tile's operands: R rows starting at `w`, T tokens starting at the activations below.
+struct Tile {
+  const uint8_t* w;   // first weight row of the tile
+  int64_t w_stride;   // bytes per weight row
+  int64_t cols;       //
+  const float* x;     // float kinds: first token's values, x_stride floats per token
+  const int8_t* xq;   // Q8_0 partner: first token's quants, cols per token
+  const float* xd;    //   first token's scales, cols / 32 per token
+  const int32_t* xs;  //   first token's sums, cols / 32 per token
+  float* y;           // output of (first token, first row); y_stride floats per token
+  int64_t y_stride;
+};
+
+// 8 weights of a float type, widened to f32.
+template <DType kType>
+inline __m256 load8(const uint8_t* row, int64_t k) {
+  if constexpr (kType == DType::F32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + k);
+  } else if constexpr (kType == DType::F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k)));
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * k));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+// The last count < 8 weights of a row, zero-padded.
+template <DType kType>
+inline __m256 load_tail(const uint8_t* row, int64_t k, int64_t count) {
+  constexpr int kBytes = kType == DType::F32 ? 4 : 2;
+  alignas(32) uint8_t buf[32] = {};
+  std::memcpy(buf, row + kBytes * k, static_cast<size_t>(count * kBytes));
+  return load8<kType>(buf, 0);
+}
+
+inline __m256 load_tail_f32(const float* x, int64_t count) {
+  alignas(32) float buf[8] = {};
+  std::memcpy(buf, x, static_cast<size_t>(count) * sizeof(float));
+  return _mm256_load_ps(buf);
+}
+
+// F32/F16/BF16 rows x f32 activations: acc += w[k..k+8) * x[k..k+8), zero-padded tail.
+template <DType kType>
+struct FloatKernel {
+  template <int R, int T>
+  static void run(const Tile& a) {
+    __m256 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    const int64_t n = a.cols;
+    const int64_t full = n / 8 * 8;
+    for (int64_t k = 0; k < full; k += 8) {
+      __m256 w[R];
+      for (int r = 0; r < R; ++r) w[r] = load8<kType>(a.w + r * a.w_stride, k);
+      for (int t = 0; t < T; ++t) {
+        const __m256 x = _mm256_loadu_ps(a.x + t * n + k);
+        for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(w[r], x, acc[r][t]);
+      }
+    }
+    if (full < n) {
+      __m256 w[R];
+      for (int r = 0; r < R; ++r) w[r] = load_tail<kType>(a.w + r * a.w_stride, full, n - full);
+      for (int t = 0; t < T; ++t) {
+        const __m256 x = load_tail_f32(a.x + t * n + full, n - full);
+        for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(w[r], x, acc[r][t]);
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = hsum(acc[r][t]);
+  }
+};
+
+// Q8_0 rows x Q8_0 activations. Per block: the exact integer dot via
+// maddubs(|w|, sign(x, w)) and madd (no saturation: |w| <= 128, |x| <= 127), in 8 int32
+// lanes, widened to f32 and accumulated as acc += (d_w * d_x) * lanes.
+struct Q8_0Kernel {
+  template <int R, int T>
+  static void run(const Tile& a) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    const int64_t nb = a.cols / kQK8_0;
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i wq[R];
+      __m256i wabs[R];
+      __m256 dw[R];
+      for (int r = 0; r < R; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ8_0*>(a.w + r * a.w_stride) + b;
+        wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs));
+        wabs[r] = _mm256_abs_epi8(wq[r]);
+        dw[r] = _mm256_set1_ps(fp16_to_f32(block->d));
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m256i x =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(a.xq + t * a.cols + b * kQK8_0));
+        const __m256 dx = _mm256_broadcast_ss(a.xd + t * nb + b);
+        for (int r = 0; r < R; ++r) {
+          const __m256i p = _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(x, wq[r]));
+          const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), lanes, acc[r][t]);
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = hsum(acc[r][t]);
+  }
+};
+
+// Q4_0 rows x Q8_0 activations. The nibbles q in [0, 16) are the unsigned operand of
+// maddubs as they are; the offset is taken out in integers:
+// sum (q - 8) x = sum q x - 8 sum x, with 8 sum x subtracted from lane 0.
+struct Q4_0Kernel {
+  template <int R, int T>
+  static void run(const Tile& a) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+    __m256 acc[R][T];
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+    const int64_t nb = a.cols / kQK4_0;
+    for (int64_t b = 0; b < nb; ++b) {
+      __m256i wq[R];
+      __m256 dw[R];
+      for (int r = 0; r < R; ++r) {
+        const auto* block = reinterpret_cast<const BlockQ4_0*>(a.w + r * a.w_stride) + b;
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs));
+        // q[j] (low nibbles) in the low half, q[j + 16] (high nibbles) in the high half.
+        const __m256i both =
+            _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1);
+        wq[r] = _mm256_and_si256(both, low_nibbles);
+        dw[r] = _mm256_set1_ps(fp16_to_f32(block->d));
+      }
+      for (int t = 0; t < T; ++t) {
+        const __m256i x =
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(a.xq + t * a.cols + b * kQK4_0));
+        const __m256 dx = _mm256_broadcast_ss(a.xd + t * nb + b);
+        const __m256i offset = _mm256_setr_epi32(8 * a.xs[t * nb + b], 0, 0, 0, 0, 0, 0, 0);
+        for (int r = 0; r < R; ++r) {
+          const __m256i p = _mm256_maddubs_epi16(wq[r], x);
+          const __m256i sums = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), offset);
+          const __m256 lanes = _mm256_cvtepi32_ps(sums);
+          acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), lanes, acc[r][t]);
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = hsum(acc[r][t]);
+  }
+};
+
+// ---- tiling -----------------------------------------------------------------------------
+
+constexpr int kMaxTileRows = 4;
+constexpr int kMaxTileTokens = 4;
+using TileFn = void (*)(const Tile&);
+using TileTable = std::array<std::array<TileFn, kMaxTileTokens>, kMaxTileRows>;
+
+template <class Kernel, int R, int T>
+void run_tile(const Tile& a) {
+  Kernel::template run<R, T>(a);
+}
+
+template <class Kernel, int R, int... Ts>
+constexpr void fill_tile_row(TileTable& table, std::integer_sequence<int, Ts...>) {
+  ((table[R][Ts] = &run_tile<Kernel, R + 1, Ts + 1>), ...);
+}
+
+template <class Kernel, int... Rs>
+constexpr void fill_tiles(TileTable& table, std::integer_sequence<int, Rs...>) {
+  (fill_tile_row<Kernel, Rs>(table, std::make_integer_sequence<int, kMaxTileTokens>{}), ...);
+}
+
+// table[R - 1][T - 1] = Kernel::run<R, T>.
+template <class Kernel>
+constexpr TileTable make_table() {
+  TileTable table{};
+  fill_tiles<Kernel>(table, std::make_integer_sequence<int, kMaxTileRows>{});
+  return table;
+}
+
+// Tile shapes: decode (one token) streams 4 rows at once; prefill reuses each loaded
+// weight block for 4 tokens and each activation block for 2 rows.
+struct Shape {
+  int rows;
+  int tokens;
+};
+constexpr Shape kDecodeShape{4, 1};
+constexpr Shape kPrefillShape{2, 4};
+
+// Bytes of weight rows kept hot in L1 while all tokens pass over them.
+constexpr int64_t kRowChunkBytes = 16 * 1024;
+
+void run_rows(const TileTable& table, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+              const Activations& a, float* y) {
+  const Shape shape = a.n_tokens == 1 ? kDecodeShape : kPrefillShape;
+  const int64_t stride = row_bytes(w.type, w.cols);
+  const int64_t chunk =
+      std::max<int64_t>(shape.rows, kRowChunkBytes / stride / shape.rows * shape.rows);
+  const bool quantized = uses_q8_0_activations(w.type);
+  const int64_t nb = w.cols / kQK8_0;
+  Tile tile{};
+  tile.w_stride = stride;
+  tile.cols = w.cols;
+  tile.y_stride = w.rows;
+  for (int64_t c0 = row_begin; c0 < row_end; c0 += chunk) {
+    const int64_t c1 = std::min(row_end, c0 + chunk);
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += shape.tokens) {
+      const int64_t nt = std::min<int64_t>(shape.tokens, a.n_tokens - t0);
+      if (quantized) {
+        tile.xq = a.quants + t0 * w.cols;
+        tile.xd = a.scales + t0 * nb;
+        tile.xs = a.sums + t0 * nb;
+      } else {
+        tile.x = a.values + t0 * w.cols;
+      }
+      for (int64_t r0 = c0; r0 < c1; r0 += shape.rows) {
+        const int64_t nr = std::min<int64_t>(shape.rows, c1 - r0);
+        tile.w = static_cast<const uint8_t*>(w.data) + r0 * stride;
+        tile.y = y + t0 * w.rows + r0;
+        table[nr - 1][nt - 1](tile);
+      }
+    }
+  }
+}
+
+constexpr TileTable kF32Tiles = make_table<FloatKernel<DType::F32>>();
+constexpr TileTable kF16Tiles = make_table<FloatKernel<DType::F16>>();
+constexpr TileTable kBF16Tiles = make_table<FloatKernel<DType::BF16>>();
+constexpr TileTable kQ8_0Tiles = make_table<Q8_0Kernel>();
+constexpr TileTable kQ4_0Tiles = make_table<Q4_0Kernel>();
+
+}  // namespace
+
+void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,
+                               int32_t* sums) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const float* in = x + b * kQK8_0;
+    __m256 v[4];
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(in + 8 * i);
+    const __m256 amax8 =
+        _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+                      _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    // Same scalar steps as the reference: d = amax / 127, id = 1 / d.
+    const float d = hmax(amax8) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    scales[b] = fp16_to_f32(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) {
+      q[i] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[i], vid)));
+    }
+    // packs interleave 128-bit halves; the permute restores element order.
+    const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i q16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16a, q16b), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(quants + b * kQK8_0), q8);
+    sums[b] =
+        hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+  }
+}
+
+void round_activations(DType type, const float* x, int64_t n, float* out) {
+  int64_t i = 0;
+  if (type == DType::F16) {
+    for (; i + 8 <= n; i += 8) {
+      const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+      _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+    }
+  } else if (type == DType::BF16) {
+    // Round to nearest even on the upper 16 bits; NaNs stay NaN (quiet bit set).
+    const __m256i lsb = _mm256_set1_epi32(1);
+    const __m256i bias = _mm256_set1_epi32(0x7fff);
+    const __m256i upper = _mm256_set1_epi32(static_cast<int32_t>(0xffff0000u));
+    const __m256i quiet = _mm256_set1_epi32(0x00400000);
+    for (; i + 8 <= n; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      const __m256i bits = _mm256_castps_si256(v);
+      const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(bits, 16), lsb);
+      const __m256i rounded =
+          _mm256_and_si256(_mm256_add_epi32(bits, _mm256_add_epi32(bias, odd)), upper);
+      const __m256i nan = _mm256_and_si256(_mm256_or_si256(bits, quiet), upper);
+      const __m256 is_nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+      _mm256_storeu_ps(out + i, _mm256_blendv_ps(_mm256_castsi256_ps(rounded),
+                                                 _mm256_castsi256_ps(nan), is_nan));
+    }
+  } else {
+    std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  scalar::round_activations(type, x + i, n - i, out + i);
+}
+
+void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, const Activations& a,
+                 float* y) {
+  switch (w.type) {
+    case DType::F32:
+      return run_rows(kF32Tiles, w, row_begin, row_end, a, y);
+    case DType::F16:
+      return run_rows(kF16Tiles, w, row_begin, row_end, a, y);
+    case DType::BF16:
+      return run_rows(kBF16Tiles, w, row_begin, row_end, a, y);
+    case DType::Q8_0:
+      return run_rows(kQ8_0Tiles, w, row_begin, row_end, a, y);
+    case DType::Q4_0:
+      return run_rows(kQ4_0Tiles, w, row_begin, row_end, a, y);
+    default:
+      return;  // matmul() rejects other types before getting here
+  }
+}
+
+}  // namespace loom::kernels::detail::avx2

@@ -1,0 +1,52 @@
+// Private to src/kernels (and its tests): the per-instruction-set halves of matmul().
+// Each instruction set provides the same functions in its own namespace; matmul.cpp
+// picks one set per call from active_isa(). Within a set, every output element is
+// computed by one fixed sequence of operations whatever the tile it falls in, so results
+// do not depend on n_tokens, thread count or how rows are split.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/matmul.h"
+
+namespace loom::kernels::detail {
+
+// x of one matmul call, converted to the dot partner of the weight type.
+struct Activations {
+  int64_t n_tokens = 0;
+  int64_t cols = 0;
+  // F32/F16/BF16 weights: (n_tokens, cols) f32, each value already rounded to the weight
+  // type (F16 or BF16 activations, kept widened so the inner loops need no conversion).
+  const float* values = nullptr;
+  // Q8_0/Q4_0 weights: Q8_0 blocks stored as planes, so quants are 32-byte aligned.
+  const int8_t* quants = nullptr;  // (n_tokens, cols) q
+  const float* scales = nullptr;   // (n_tokens, cols / 32) d: the fp16 scale widened to f32
+  const int32_t* sums = nullptr;   // (n_tokens, cols / 32) sum of the block's q
+};
+
+// The dot partner of a weight type: Q8_0 for Q8_0/Q4_0, the type itself for float types.
+inline bool uses_q8_0_activations(DType weight_type) {
+  return weight_type == DType::Q8_0 || weight_type == DType::Q4_0;
+}
+
+namespace scalar {
+// One row of n (a multiple of 32) floats to Q8_0 planes, rounding as quantize_row(Q8_0).
+void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,
+                               int32_t* sums);
+// out[i] = x[i] rounded to `type` (F16 or BF16; F32 copies) and widened back to f32.
+void round_activations(DType type, const float* x, int64_t n, float* out);
+// y[t * w.rows + r] for r in [row_begin, row_end) and every token of a.
+void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, const Activations& a,
+                 float* y);
+}  // namespace scalar
+
+namespace avx2 {
+void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,
+                               int32_t* sums);
+void round_activations(DType type, const float* x, int64_t n, float* out);
+void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, const Activations& a,
+                 float* y);
+}  // namespace avx2
+
+}  // namespace loom::kernels::detail

@@ -1,0 +1,169 @@
+// The scalar half of matmul: the reference the SIMD paths are tested against and the
+// fallback on CPUs without AVX2. Dot products follow ggml's reference vec_dot functions.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/fp16.h"
+#include "kernels/matmul_kernels.h"
+#include "kernels/quant_blocks.h"
+
+namespace loom::kernels::detail::scalar {
+namespace {
+
+// Widened value of every fp16 bit pattern: fp16_to_fp32 branches on subnormals.
+const float* fp16_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = fp16_to_fp32(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table.data();
+}
+
+// Eight interleaved partial sums, added pairwise at the end.
+float sum_lanes(const float (&acc)[8]) {
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+float dot_f32(const float* w, const float* x, int64_t n) {
+  float acc[8] = {};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += w[k + j] * x[k + j];
+  }
+  for (int j = 0; k < n; ++k, ++j) acc[j] += w[k] * x[k];
+  return sum_lanes(acc);
+}
+
+template <typename Widen>
+float dot_half(const uint16_t* w, const float* x, int64_t n, Widen widen) {
+  float acc[8] = {};
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += widen(w[k + j]) * x[k + j];
+  }
+  for (int j = 0; k < n; ++k, ++j) acc[j] += widen(w[k]) * x[k];
+  return sum_lanes(acc);
+}
+
+float dot_q8_0(const BlockQ8_0* w, const int8_t* xq, const float* xd, int64_t nb,
+               const float* f16) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int8_t* q = xq + b * kQK8_0;
+    int32_t sumi = 0;
+    for (int j = 0; j < kQK8_0; ++j) sumi += w[b].qs[j] * q[j];
+    sum += static_cast<float>(sumi) * (f16[w[b].d] * xd[b]);
+  }
+  return sum;
+}
+
+float dot_q4_0(const BlockQ4_0* w, const int8_t* xq, const float* xd, int64_t nb,
+               const float* f16) {
+  constexpr int kHalf = kQK4_0 / 2;
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    const int8_t* q = xq + b * kQK4_0;
+    int32_t sumi = 0;
+    for (int j = 0; j < kHalf; ++j) {
+      sumi += ((w[b].qs[j] & 0x0f) - 8) * q[j] + ((w[b].qs[j] >> 4) - 8) * q[j + kHalf];
+    }
+    sum += static_cast<float>(sumi) * (f16[w[b].d] * xd[b]);
+  }
+  return sum;
+}
+
+// Rows per block: the weight rows of a block stay in cache while every token passes.
+constexpr int64_t kRowBlock = 8;
+
+template <typename Dot>
+void rows_by_tokens(const WeightMatrix& w, int64_t row_begin, int64_t row_end, int64_t n_tokens,
+                    float* y, Dot dot) {
+  const int64_t stride = row_bytes(w.type, w.cols);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += kRowBlock) {
+    const int64_t r1 = std::min(row_end, r0 + kRowBlock);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      for (int64_t r = r0; r < r1; ++r) y[t * w.rows + r] = dot(base + r * stride, t);
+    }
+  }
+}
+
+}  // namespace
+
+void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,
+                               int32_t* sums) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    const float* v = x + b * kQK8_0;
+    float amax = 0.0f;
+    for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(v[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    scales[b] = fp16_to_fp32(fp32_to_fp16(d));
+    int32_t sum = 0;
+    for (int j = 0; j < kQK8_0; ++j) {
+      const auto q = static_cast<int8_t>(std::roundf(v[j] * id));
+      quants[b * kQK8_0 + j] = q;
+      sum += q;
+    }
+    sums[b] = sum;
+  }
+}
+
+void round_activations(DType type, const float* x, int64_t n, float* out) {
+  switch (type) {
+    case DType::F16:
+      for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+      return;
+    case DType::BF16:
+      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+      return;
+    default:
+      std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float));
+      return;
+  }
+}
+
+void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, const Activations& a,
+                 float* y) {
+  const int64_t n = w.cols;
+  const int64_t nb = n / kQK8_0;
+  const float* f16 = fp16_table();
+  switch (w.type) {
+    case DType::F32:
+      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
+        return dot_f32(reinterpret_cast<const float*>(row), a.values + t * n, n);
+      });
+      return;
+    case DType::F16:
+      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
+        return dot_half(reinterpret_cast<const uint16_t*>(row), a.values + t * n, n,
+                        [f16](uint16_t h) { return f16[h]; });
+      });
+      return;
+    case DType::BF16:
+      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
+        return dot_half(reinterpret_cast<const uint16_t*>(row), a.values + t * n, n,
+                        [](uint16_t h) { return bf16_to_fp32(h); });
+      });
+      return;
+    case DType::Q8_0:
+      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
+        return dot_q8_0(reinterpret_cast<const BlockQ8_0*>(row), a.quants + t * n,
+                        a.scales + t * nb, nb, f16);
+      });
+      return;
+    case DType::Q4_0:
+      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
+        return dot_q4_0(reinterpret_cast<const BlockQ4_0*>(row), a.quants + t * n,
+                        a.scales + t * nb, nb, f16);
+      });
+      return;
+    default:
+      return;  // matmul() rejects other types before getting here
+  }
+}
+
+}  // namespace loom::kernels::detail::scalar

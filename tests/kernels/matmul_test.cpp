@@ -1,0 +1,221 @@
+// matmul against a double-precision reference on dequantized rows, for every weight type
+// and both instruction sets; and the batch-invariance contract: an output element is the
+// same bits whatever the batch, the thread count or the instruction set's tile shapes.
+#include "kernels/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/fp16.h"
+#include "kernels/quantize.h"
+#include "test_util.h"
+
+namespace loom::kernels {
+namespace {
+
+using testing::random_floats;
+using testing::ScopedIsa;
+
+// A weight matrix of random values stored in `type`, with its dequantized copy.
+struct TestMatrix {
+  TestMatrix(DType type, int64_t rows, int64_t cols, uint32_t seed)
+      : bytes(static_cast<size_t>(rows * row_bytes(type, cols))), values(rows * cols) {
+    std::vector<float> f = random_floats(rows * cols, seed, 0.05f);
+    // Vary magnitudes between blocks, as real weights do.
+    for (int64_t i = 0; i < rows * cols; ++i) f[i] *= 1.0f + static_cast<float>((i / 32) % 5);
+    const int64_t stride = row_bytes(type, cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row(type, f.data() + r * cols, bytes.data() + r * stride, cols);
+      dequantize_row(type, bytes.data() + r * stride, values.data() + r * cols, cols);
+    }
+    w = WeightMatrix{type, rows, cols, bytes.data()};
+  }
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;  // (rows, cols)
+  WeightMatrix w;
+};
+
+// The activations as the dot product sees them: rounded to the weight type's partner.
+std::vector<float> partner_values(DType type, const std::vector<float>& x, int64_t cols) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<float> out(n);
+  if (type == DType::Q8_0 || type == DType::Q4_0) {
+    std::vector<uint8_t> q(row_bytes(DType::Q8_0, n));
+    quantize_row(DType::Q8_0, x.data(), q.data(), n);
+    dequantize_row(DType::Q8_0, q.data(), out.data(), n);
+  } else {
+    std::vector<uint8_t> q(row_bytes(type, n));
+    quantize_row(type, x.data(), q.data(), n);
+    dequantize_row(type, q.data(), out.data(), n);
+  }
+  return out;
+}
+
+std::vector<float> run_matmul(const WeightMatrix& w, const std::vector<float>& x, int64_t n_tokens,
+                              ThreadPool& pool) {
+  std::vector<float> y(static_cast<size_t>(n_tokens * w.rows), NAN);
+  MatmulScratch scratch;
+  matmul(w, x.data(), n_tokens, y.data(), pool, scratch);
+  return y;
+}
+
+struct Shape {
+  DType type;
+  int64_t rows;
+  int64_t cols;
+  int64_t tokens;
+};
+
+std::string shape_name(const ::testing::TestParamInfo<Shape>& info) {
+  const Shape& s = info.param;
+  return std::string(dtype_name(s.type)) + "_" + std::to_string(s.rows) + "x" +
+         std::to_string(s.cols) + "_t" + std::to_string(s.tokens);
+}
+
+std::vector<Shape> reference_shapes() {
+  std::vector<Shape> shapes;
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    const bool quantized = type == DType::Q8_0 || type == DType::Q4_0;
+    shapes.push_back({type, 1, 32, 1});
+    shapes.push_back({type, 7, 64, 3});
+    shapes.push_back({type, 13, 4096, 1});
+    shapes.push_back({type, 37, 288, 9});
+    shapes.push_back({type, 130, 1024, 5});
+    shapes.push_back({type, 3, 96, 8});
+    if (!quantized) {  // columns that do not fill a vector
+      shapes.push_back({type, 11, 172, 4});
+      shapes.push_back({type, 5, 7, 2});
+      shapes.push_back({type, 9, 33, 6});
+    }
+  }
+  return shapes;
+}
+
+class MatmulReference : public ::testing::TestWithParam<Shape> {};
+
+// Both instruction sets against sum_i w[i] x[i] in double on the dequantized weights and
+// partner-rounded activations. Bound: f32 accumulation over at most cols / 8 + 8 steps
+// per lane, relative to sum_i |w[i] x[i]|.
+TEST_P(MatmulReference, MatchesDoublePrecisionDotOfDequantizedRows) {
+  const Shape s = GetParam();
+  const TestMatrix m(s.type, s.rows, s.cols, 17);
+  const std::vector<float> x = random_floats(s.tokens * s.cols, 23);
+  const std::vector<float> xp = partner_values(s.type, x, s.cols);
+  ThreadPool pool(2);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+    if (!cpu_supports(isa)) continue;
+    SCOPED_TRACE(std::string(isa_name(isa)));
+    ScopedIsa scoped(isa);
+    const std::vector<float> y = run_matmul(m.w, x, s.tokens, pool);
+    for (int64_t t = 0; t < s.tokens; ++t) {
+      for (int64_t r = 0; r < s.rows; ++r) {
+        double dot = 0.0;
+        double abs_sum = 0.0;
+        for (int64_t k = 0; k < s.cols; ++k) {
+          const double p = static_cast<double>(m.values[r * s.cols + k]) * xp[t * s.cols + k];
+          dot += p;
+          abs_sum += std::fabs(p);
+        }
+        const double bound = (static_cast<double>(s.cols) / 8 + 8) * 6e-8 * abs_sum + 1e-30;
+        ASSERT_NEAR(y[t * s.rows + r], dot, bound) << "token " << t << " row " << r;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MatmulReference, ::testing::ValuesIn(reference_shapes()),
+                         shape_name);
+
+class MatmulInvariance : public ::testing::TestWithParam<DType> {};
+
+// Every token of a 9-token batch must equal, bit for bit, the same token alone, in a
+// batch of 8 at another offset, and under 1 and 2 threads, for both instruction sets.
+TEST_P(MatmulInvariance, OutputDoesNotDependOnBatchOrThreads) {
+  const DType type = GetParam();
+  const bool quantized = type == DType::Q8_0 || type == DType::Q4_0;
+  ThreadPool one(1);
+  ThreadPool two(2);
+  for (const int64_t cols : {quantized ? int64_t{256} : int64_t{172}, int64_t{2048}}) {
+    // 301 rows: not a multiple of any tile height, big enough to be split over threads
+    // even for one token.
+    const TestMatrix m(type, 301, cols, 5);
+    const int64_t n_tokens = 9;
+    const std::vector<float> x = random_floats(n_tokens * cols, 8);
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+      if (!cpu_supports(isa)) continue;
+      SCOPED_TRACE(std::string(isa_name(isa)) + " cols " + std::to_string(cols));
+      ScopedIsa scoped(isa);
+      const std::vector<float> batch = run_matmul(m.w, x, n_tokens, two);
+      EXPECT_EQ(run_matmul(m.w, x, n_tokens, one), batch) << "1 thread vs 2";
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        const std::vector<float> xt(x.begin() + t * cols, x.begin() + (t + 1) * cols);
+        const std::vector<float> single = run_matmul(m.w, xt, 1, two);
+        ASSERT_EQ(std::memcmp(single.data(), batch.data() + t * m.w.rows, m.w.rows * sizeof(float)),
+                  0)
+            << "token " << t << " alone differs from the batch";
+        ASSERT_EQ(run_matmul(m.w, xt, 1, one), single) << "token " << t << " on 1 thread";
+      }
+      // Tokens 1..8 as a batch of 8: token t sits at another place in the tiles.
+      const std::vector<float> x8(x.begin() + cols, x.end());
+      const std::vector<float> batch8 = run_matmul(m.w, x8, 8, two);
+      EXPECT_EQ(std::memcmp(batch8.data(), batch.data() + m.w.rows, batch8.size() * sizeof(float)),
+                0);
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, MatmulInvariance,
+                         ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0,
+                                           DType::Q4_0),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+TEST(Matmul, ScratchIsReusedAcrossCallsOfDifferentSizes) {
+  const TestMatrix big(DType::Q4_0, 64, 1024, 1);
+  const TestMatrix small(DType::F16, 16, 96, 2);
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  const std::vector<float> x = random_floats(4 * 1024, 3);
+  std::vector<float> y(4 * 64);
+  matmul(big.w, x.data(), 4, y.data(), pool, scratch);
+  const uint8_t* buffer = scratch.activations.data();
+  const size_t size = scratch.activations.size();
+  matmul(small.w, x.data(), 2, y.data(), pool, scratch);
+  matmul(big.w, x.data(), 1, y.data(), pool, scratch);
+  EXPECT_EQ(scratch.activations.data(), buffer);
+  EXPECT_EQ(scratch.activations.size(), size);
+  EXPECT_EQ(run_matmul(big.w, x, 4, pool), [&] {
+    matmul(big.w, x.data(), 4, y.data(), pool, scratch);
+    return y;
+  }());
+}
+
+TEST(Matmul, RejectsUnsupportedAndMalformedMatrices) {
+  ThreadPool pool(1);
+  MatmulScratch scratch;
+  std::vector<uint8_t> data(4096);
+  std::vector<float> x(256), y(256);
+  EXPECT_THROW(matmul({DType::Q4_K, 2, 256, data.data()}, x.data(), 1, y.data(), pool, scratch),
+               Error);
+  EXPECT_THROW(matmul({DType::Q8_0, 2, 48, data.data()}, x.data(), 1, y.data(), pool, scratch),
+               Error);
+  EXPECT_THROW(matmul({DType::F32, 2, 8, nullptr}, x.data(), 1, y.data(), pool, scratch), Error);
+}
+
+TEST(GetRow, DequantizesOneRow) {
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    const TestMatrix m(type, 10, 64, 4);
+    std::vector<float> row(64);
+    get_row(m.w, 7, row.data());
+    for (int k = 0; k < 64; ++k) ASSERT_EQ(row[k], m.values[7 * 64 + k]) << dtype_name(type);
+    EXPECT_THROW(get_row(m.w, 10, row.data()), Error);
+    EXPECT_THROW(get_row(m.w, -1, row.data()), Error);
+  }
+}
+
+}  // namespace
+}  // namespace loom::kernels
