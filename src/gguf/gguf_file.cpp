@@ -11,15 +11,13 @@
 
 #include "core/error.h"
 #include "gguf/byte_cursor.h"
+#include "gguf/gguf_limits.h"
 #include "gguf/name_quote.h"
+#include "gguf/value_reader.h"
 
 namespace loom::gguf {
 namespace {
 
-constexpr uint32_t kMaxDims = 4;
-// Real files nest arrays at most one level; the bound keeps recursion shallow.
-constexpr int kMaxArrayDepth = 8;
-constexpr uint64_t kDefaultAlignment = 32;
 // Smallest encodings, used to bound counts read from the file by the bytes that remain:
 // a key-value pair is key length + type + a one-byte scalar; a tensor info is name
 // length + n_dims + one dim + type + offset.
@@ -30,137 +28,6 @@ constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
 std::string describe_type(const Value& v) {
   if (v.type != ValueType::ARRAY) return std::string(value_type_name(v.type));
   return fmt::format("array of {}", value_type_name(v.array_type));
-}
-
-uint64_t read_bool(ByteCursor& cur) {
-  const uint64_t at = cur.offset();
-  const uint8_t b = cur.read<uint8_t>("bool");
-  if (b > 1) cur.fail_at(at, fmt::format("bool value {} is neither 0 nor 1", b));
-  return b;
-}
-
-// Reads one scalar of `type` into the member of `v` that holds it.
-void read_scalar(ByteCursor& cur, ValueType type, Value& v) {
-  switch (type) {
-    case ValueType::U8:
-      v.u = cur.read<uint8_t>("u8 value");
-      break;
-    case ValueType::I8:
-      v.i = cur.read<int8_t>("i8 value");
-      break;
-    case ValueType::U16:
-      v.u = cur.read<uint16_t>("u16 value");
-      break;
-    case ValueType::I16:
-      v.i = cur.read<int16_t>("i16 value");
-      break;
-    case ValueType::U32:
-      v.u = cur.read<uint32_t>("u32 value");
-      break;
-    case ValueType::I32:
-      v.i = cur.read<int32_t>("i32 value");
-      break;
-    case ValueType::F32:
-      v.f = cur.read<float>("f32 value");
-      break;
-    case ValueType::BOOL:
-      v.u = read_bool(cur);
-      break;
-    case ValueType::U64:
-      v.u = cur.read<uint64_t>("u64 value");
-      break;
-    case ValueType::I64:
-      v.i = cur.read<int64_t>("i64 value");
-      break;
-    case ValueType::F64:
-      v.f = cur.read<double>("f64 value");
-      break;
-    case ValueType::STRING:
-      v.str = cur.read_string("string");
-      break;
-    case ValueType::ARRAY:
-      break;  // handled by read_array
-  }
-}
-
-ValueType read_value_type(ByteCursor& cur, std::string_view what) {
-  const uint64_t at = cur.offset();
-  const uint32_t id = cur.read<uint32_t>(what);
-  const std::optional<ValueType> type = value_type_from_id(id);
-  if (!type) cur.fail_at(at, fmt::format("unknown {} {}", what, id));
-  return *type;
-}
-
-// Array body after the ARRAY type id: element type, u64 count, elements.
-void read_array(ByteCursor& cur, Value& v, int depth) {
-  v.array_type = read_value_type(cur, "array element type");
-  if (v.array_type == ValueType::ARRAY && depth + 1 >= kMaxArrayDepth) {
-    cur.fail_at(cur.offset(), fmt::format("arrays nested more than {} deep", kMaxArrayDepth));
-  }
-  const uint64_t count_at = cur.offset();
-  const uint64_t count = cur.read<uint64_t>("array count");
-  const uint64_t min_bytes = value_min_bytes(v.array_type);
-  if (count > cur.remaining() / min_bytes) {
-    cur.fail_at(count_at, fmt::format("array count {} ({} elements of at least {} bytes) runs "
-                                      "past the end of the file ({} bytes)",
-                                      count, value_type_name(v.array_type), min_bytes, cur.size()));
-  }
-  // Reserving is safe now: count is bounded by the bytes that remain.
-  Value element;
-  switch (v.array_type) {
-    case ValueType::U8:
-    case ValueType::U16:
-    case ValueType::U32:
-    case ValueType::U64:
-    case ValueType::BOOL:
-      v.array_u.reserve(count);
-      for (uint64_t k = 0; k < count; ++k) {
-        read_scalar(cur, v.array_type, element);
-        v.array_u.push_back(element.u);
-      }
-      break;
-    case ValueType::I8:
-    case ValueType::I16:
-    case ValueType::I32:
-    case ValueType::I64:
-      v.array_i.reserve(count);
-      for (uint64_t k = 0; k < count; ++k) {
-        read_scalar(cur, v.array_type, element);
-        v.array_i.push_back(element.i);
-      }
-      break;
-    case ValueType::F32:
-    case ValueType::F64:
-      v.array_f.reserve(count);
-      for (uint64_t k = 0; k < count; ++k) {
-        read_scalar(cur, v.array_type, element);
-        v.array_f.push_back(element.f);
-      }
-      break;
-    case ValueType::STRING:
-      v.array_str.reserve(count);
-      for (uint64_t k = 0; k < count; ++k) v.array_str.push_back(cur.read_string("string"));
-      break;
-    case ValueType::ARRAY:
-      v.array_nested.reserve(count);
-      for (uint64_t k = 0; k < count; ++k) {
-        Value& nested = v.array_nested.emplace_back();
-        nested.type = ValueType::ARRAY;
-        read_array(cur, nested, depth + 1);
-      }
-      break;
-  }
-}
-
-Value read_value(ByteCursor& cur, ValueType type) {
-  Value v;
-  v.type = type;
-  if (type == ValueType::ARRAY) {
-    read_array(cur, v, 0);
-  } else {
-    read_scalar(cur, type, v);
-  }
-  return v;
 }
 
 uint64_t align_up(uint64_t offset, uint64_t alignment) {
@@ -242,6 +109,7 @@ void GgufFile::parse() {
   }
 
   // Metadata.
+  ValueReader values(cur);
   keys_.reserve(kv_count);
   for (uint64_t k = 0; k < kv_count; ++k) {
     const uint64_t kv_at = cur.offset();
@@ -251,7 +119,7 @@ void GgufFile::parse() {
     if (values_.contains(key)) cur.fail_at(kv_at, "duplicate key");
     const uint64_t value_at = cur.offset();
     const ValueType type = read_value_type(cur, "value type");
-    Value value = read_value(cur, type);
+    Value value = values.read(type);
     if (key == "general.alignment") {
       if (value.type != ValueType::U32) {
         cur.fail_at(value_at, fmt::format("has type {}, expected u32", describe_type(value)));

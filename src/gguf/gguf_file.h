@@ -44,6 +44,8 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint64_t file_size() const { return size_; }
   uint64_t alignment() const { return alignment_; }
+  // Start of the data section; the file size for a tensor-less file that ends without
+  // the padding (vocab-only files often do).
   uint64_t data_offset() const { return data_offset_; }
 
   // Metadata in file order.

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "gguf/gguf_limits.h"
 #include "gguf/name_quote.h"
 
 namespace loom::gguf {
@@ -17,8 +18,6 @@ namespace {
 
 constexpr uint32_t kVersion = 3;
 constexpr uint64_t kDefaultAlignment = 32;
-constexpr size_t kMaxDims = 4;
-constexpr int kMaxArrayDepth = 8;  // the reader's limit
 constexpr char kAlignmentKey[] = "general.alignment";
 
 uint64_t align_up(uint64_t offset, uint64_t alignment) {
@@ -155,6 +154,10 @@ void check_value(const std::string& key, const Value& v, ValueType type, int dep
       if (!value_type_from_id(static_cast<uint32_t>(v.array_type))) {
         fail("gguf writer: key {}: unknown array element type {}", quote_name(key),
              static_cast<uint32_t>(v.array_type));
+      }
+      if (v.array_size() > kMaxArrayElements) {
+        fail("gguf writer: key {}: {} array elements exceed the reader's limit of {}",
+             quote_name(key), v.array_size(), kMaxArrayElements);
       }
       if (v.array_type == ValueType::ARRAY && depth + 1 >= kMaxArrayDepth) {
         fail("gguf writer: key {}: arrays nested more than {} deep", quote_name(key),
@@ -385,7 +388,7 @@ void GgufWriter::add_tensor(const std::string& name, DType type, std::vector<int
                             std::vector<uint8_t> data) {
   const size_t given = data.size();
   add_tensor(name, type, std::move(shape), [data = std::move(data)](std::span<uint8_t> out) {
-    std::memcpy(out.data(), data.data(), out.size());
+    if (!out.empty()) std::memcpy(out.data(), data.data(), out.size());
   });
   if (tensors_.back().n_bytes != given) {
     const uint64_t expected = tensors_.back().n_bytes;

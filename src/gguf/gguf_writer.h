@@ -31,9 +31,12 @@ class GgufWriter {
   void add_f32_array(const std::string& key, const std::vector<float>& v);
   void add_i32_array(const std::string& key, const std::vector<int32_t>& v);
   // Copies a value read from another file (e.g. a tokenizer), keeping its types.
+  // Every add_* throws loom::Error on a value that does not fit its type. Adding a key
+  // again replaces its value in place; "general.alignment" (u32) calls set_alignment.
   void add_value(const std::string& key, const Value& v);
 
-  // shape in ggml order (shape[0] contiguous); shape[0] must divide into blocks.
+  // shape in ggml order (shape[0] contiguous, 1..4 dims); shape[0] must divide into
+  // blocks. Throws loom::Error on a bad shape, a duplicate name or a data size mismatch.
   void add_tensor(const std::string& name, DType type, std::vector<int64_t> shape, Fill fill);
   void add_tensor(const std::string& name, DType type, std::vector<int64_t> shape,
                   std::vector<uint8_t> data);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gguf/gguf_limits.h"
 #include "gguf_test_util.h"
 
 namespace loom::gguf::test {
@@ -190,6 +191,19 @@ TEST(GgufDamaged, ArraysNestedTooDeep) {
   for (int level = 0; level < 20; ++level) f.u32(9).u64(1);
   f.u32(kU32).u64(0);
   EXPECT_PARSE_ERROR(f.bytes, "key 'deep'", "nested more than 8 deep");
+}
+
+TEST(GgufDamaged, MemoryLimitsOnArrays) {
+  // The bytes are present, but an in-memory Value is many times its encoding.
+  RawGguf big;
+  big.header(0, 1).str("big").u32(9).u32(0 /*u8*/).u64(kMaxArrayElements + 1);
+  big.bytes.resize(big.size() + kMaxArrayElements + 1);
+  EXPECT_PARSE_ERROR(big.bytes, "key 'big'", "array count 16777217 exceeds the limit", "offset 43");
+
+  RawGguf many;
+  many.header(0, 1).str("many").u32(9).u32(9).u64(kMaxNestedArrays + 1);
+  for (uint64_t k = 0; k <= kMaxNestedArrays; ++k) many.u32(kU32).u64(0);
+  EXPECT_PARSE_ERROR(many.bytes, "key 'many'", "more than 65536 nested arrays");
 }
 
 TEST(GgufDamaged, DuplicateKey) {

@@ -25,9 +25,9 @@ struct ModelCase {
   DType ffn_down_type;
 };
 
-class RealModel : public ::testing::TestWithParam<ModelCase> {};
+class GgufRealModel : public ::testing::TestWithParam<ModelCase> {};
 
-TEST_P(RealModel, Metadata) {
+TEST_P(GgufRealModel, Metadata) {
   const auto file = GgufFile::open(shared("models/" + GetParam().file));
   EXPECT_EQ(file->version(), 3u);
   EXPECT_EQ(file->alignment(), 32u);
@@ -49,10 +49,10 @@ TEST_P(RealModel, Metadata) {
   EXPECT_FALSE(file->get_int("no.such.key").has_value());
 }
 
-TEST_P(RealModel, TensorDirectory) {
+TEST_P(GgufRealModel, TensorDirectory) {
   const ModelCase& c = GetParam();
   const auto file = GgufFile::open(shared("models/" + c.file));
-  ASSERT_EQ(file->tensors().size(), 48u);  // embd, output_norm, output? + 5 x 9
+  ASSERT_EQ(file->tensors().size(), 48u);  // token_embd, output_norm, output + 5 x 9
 
   const TensorInfo* embd = file->find_tensor("token_embd.weight");
   ASSERT_NE(embd, nullptr);
@@ -81,7 +81,7 @@ TEST_P(RealModel, TensorDirectory) {
   }
 }
 
-TEST_P(RealModel, DataPointersAddressTheFileBytes) {
+TEST_P(GgufRealModel, DataPointersAddressTheFileBytes) {
   const std::string path = shared("models/" + GetParam().file);
   const auto file = GgufFile::open(path);
   const std::vector<uint8_t> bytes = read_all(path);
@@ -108,7 +108,7 @@ TEST_P(RealModel, DataPointersAddressTheFileBytes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Stories260K, RealModel,
+    Stories260K, GgufRealModel,
     ::testing::Values(ModelCase{"stories260K.gguf", DType::F32, DType::F32},
                       ModelCase{"stories260K-q8_0.gguf", DType::Q8_0, DType::F16},
                       ModelCase{"stories260K-q4_0.gguf", DType::Q4_0, DType::F16}),
@@ -120,7 +120,7 @@ INSTANTIATE_TEST_SUITE_P(
       return name;
     });
 
-TEST(RealModelGetters, TypeMismatchNamesTheKey) {
+TEST(GgufGetters, TypeMismatchNamesTheKey) {
   const auto file = GgufFile::open(shared("models/stories260K.gguf"));
   const auto message = [&](const std::function<void()>& action) -> std::string {
     try {
@@ -156,7 +156,7 @@ TEST(RealModelGetters, TypeMismatchNamesTheKey) {
   EXPECT_EQ(file->get_int("tokenizer.ggml.padding_token_id"), 0xffffffffll);
 }
 
-TEST(VocabFiles, AllOpenWithoutTensors) {
+TEST(GgufVocabFiles, AllOpenWithoutTensors) {
   size_t n_files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(shared("tokenizer-tests"))) {
     if (entry.path().extension() != ".gguf") continue;

@@ -259,8 +259,8 @@ TEST(GgufRoundTrip, TensorsOfSeveralTypes) {
     EXPECT_EQ(t.shape, c.shape) << c.name;
     EXPECT_EQ(t.n_bytes, c.n_bytes) << c.name;
     EXPECT_EQ(t.data, bytes.data() + file->data_offset() + t.offset) << c.name;
-    EXPECT_EQ(0, std::memcmp(t.data, pattern(c.n_bytes, static_cast<uint8_t>(k)).data(), c.n_bytes))
-        << c.name;
+    const std::vector<uint8_t> expected = pattern(c.n_bytes, static_cast<uint8_t>(k));
+    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), t.data)) << c.name;
   }
   EXPECT_EQ(file->find_tensor("missing"), nullptr);
 }

@@ -123,6 +123,17 @@ TEST(GgufWriter, CopiesATokenizerFromARealModel) {
   EXPECT_EQ(copy->get_string_array("tokenizer.ggml.tokens")->size(), 512u);
 }
 
+TEST(GgufWriter, EmptyTensorFromData) {
+  GgufWriter w;
+  w.add_tensor("empty", DType::Q8_0, {0, 3}, std::vector<uint8_t>());
+  w.add_tensor("after", DType::F32, {1}, pattern(4, 9));
+  const std::vector<uint8_t> bytes = w.to_bytes();
+  const auto file = parse(bytes);
+  EXPECT_EQ(file->find_tensor("empty")->n_bytes, 0u);
+  EXPECT_EQ(file->find_tensor("empty")->n_elements, 0);
+  EXPECT_EQ(file->find_tensor("after")->offset, 0u);
+}
+
 TEST(GgufWriter, AddingAKeyAgainReplacesIt) {
   GgufWriter w;
   w.add_u32("a", 1);
