@@ -1,13 +1,163 @@
 #include "tokenizer/bpe_tokenizer.h"
 
+#include <queue>
+
 #include "core/error.h"
+#include "tokenizer/byte_level.h"
 #include "tokenizer/vocab.h"
 
 namespace loom {
+namespace {
+
+// A run of the piece's bytes; `id` is the token whose text it is (-1: no token, only
+// possible for a byte missing from the vocabulary). Merged-away symbols have id -2.
+struct Symbol {
+  int32_t id;
+  int32_t prev;
+  int32_t next;
+};
+constexpr int32_t kMergedAway = -2;
+
+struct Bigram {
+  int32_t rank;
+  int32_t left;  // symbol index
+  int32_t right;
+  int32_t left_id;  // ids when queued: if either changed since, the bigram is stale
+  int32_t right_id;
+  int32_t result;
+};
+
+// Lowest rank first; on equal ranks the leftmost pair.
+struct BigramOrder {
+  bool operator()(const Bigram& a, const Bigram& b) const {
+    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
+  }
+};
+
+}  // namespace
+
+BpeTokenizer::BpeTokenizer(Vocab& vocab)
+    : pre_tokenizer_(std::make_unique<PreTokenizer>(vocab.pre)) {
+  init_common(vocab);
+  for (int b = 0; b < 256; ++b) {
+    byte_ids_[b] = find_token(byte_level::encode_byte(static_cast<unsigned char>(b)));
+  }
+  // A merge whose parts or result are not tokens can never fire on token ids; such
+  // merges do not occur in real vocabularies (Hugging Face rejects them).
+  merges_.reserve(vocab.merges.size());
+  for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
+    const std::string& merge = vocab.merges[rank];
+    const size_t space = merge.find(' ', 1);
+    if (space == std::string::npos) {
+      fail("tokenizer: tokenizer.ggml.merges[{}] = \"{}\" is not \"left right\"", rank, merge);
+    }
+    const int32_t left = find_token(std::string_view(merge).substr(0, space));
+    const int32_t right = find_token(std::string_view(merge).substr(space + 1));
+    const int32_t result = find_token(merge.substr(0, space) + merge.substr(space + 1));
+    if (left < 0 || right < 0 || result < 0) continue;
+    merges_.try_emplace(pair_key(left, right), Merge{static_cast<int32_t>(rank), result});
+  }
+  normal_pieces_.resize(tokens_.size());
+  for (size_t id = 0; id < tokens_.size(); ++id) {
+    if (types_[id] == TokenType::kNormal) normal_pieces_[id] = byte_level::decode(tokens_[id]);
+  }
+}
+
+std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_special,
+                                          bool parse_special) const {
+  std::vector<int32_t> out;
+  if (add_special && add_bos_ && bos_id_ >= 0) out.push_back(bos_id_);
+  std::vector<std::string_view> words;
+  for (const Fragment& fragment : split_special(text, parse_special)) {
+    if (fragment.token >= 0) {
+      out.push_back(fragment.token);
+      continue;
+    }
+    words.clear();
+    pre_tokenizer_->split(fragment.text, words);
+    for (std::string_view word : words) encode_word(word, out);
+  }
+  if (add_special && add_eos_ && eos_id_ >= 0) out.push_back(eos_id_);
+  return out;
+}
+
+void BpeTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
+  if (pre_tokenizer_->ignore_merges()) {
+    std::string encoded;
+    byte_level::encode(word, encoded);
+    if (const int32_t id = find_token(encoded); id >= 0) {
+      out.push_back(id);
+      return;
+    }
+  }
+
+  std::vector<Symbol> symbols(word.size());
+  for (size_t i = 0; i < word.size(); ++i) {
+    symbols[i] = {byte_ids_[static_cast<uint8_t>(word[i])], static_cast<int32_t>(i) - 1,
+                  i + 1 < word.size() ? static_cast<int32_t>(i) + 1 : -1};
+  }
+  std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
+  auto try_add_bigram = [&](int32_t left, int32_t right) {
+    if (left < 0 || right < 0) return;
+    const int32_t left_id = symbols[left].id;
+    const int32_t right_id = symbols[right].id;
+    if (left_id < 0 || right_id < 0) return;
+    const auto it = merges_.find(pair_key(left_id, right_id));
+    if (it == merges_.end()) return;
+    queue.push({it->second.rank, left, right, left_id, right_id, it->second.result});
+  };
+  for (size_t i = 1; i < symbols.size(); ++i) {
+    try_add_bigram(static_cast<int32_t>(i - 1), static_cast<int32_t>(i));
+  }
+  while (!queue.empty()) {
+    const Bigram bigram = queue.top();
+    queue.pop();
+    Symbol& left = symbols[bigram.left];
+    Symbol& right = symbols[bigram.right];
+    if (left.id != bigram.left_id || right.id != bigram.right_id) continue;
+    left.id = bigram.result;
+    right.id = kMergedAway;
+    left.next = right.next;
+    if (right.next >= 0) symbols[right.next].prev = bigram.left;
+    try_add_bigram(left.prev, bigram.left);
+    try_add_bigram(bigram.left, left.next);
+  }
+
+  for (int32_t i = word.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
+    int32_t id = symbols[i].id;
+    if (id < 0) id = unk_id_;
+    if (id < 0) {
+      fail(
+          "tokenizer: byte 0x{:02X} has no byte-level token and the vocabulary has no "
+          "unknown token",
+          static_cast<uint8_t>(word[i]));
+    }
+    out.push_back(id);
+  }
+}
+
+std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const {
+  if (id < 0 || id >= n_vocab()) {
+    fail("tokenizer: token id {} is outside the vocabulary (0..{})", id, n_vocab() - 1);
+  }
+  switch (types_[id]) {
+    case TokenType::kControl:
+    case TokenType::kUnknown:
+      return render_special ? tokens_[id] : std::string();
+    case TokenType::kUserDefined:  // stored as raw text, not in the byte alphabet
+      return tokens_[id];
+    case TokenType::kNormal:
+      return normal_pieces_[id];
+    case TokenType::kByte:
+    case TokenType::kUndefined:
+    case TokenType::kUnused:
+      break;
+  }
+  return {};
+}
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab& vocab) {
-  fail("tokenizer: tokenizer.ggml.model = \"{}\" (byte-level BPE) is not implemented yet",
-       vocab.model);
+  return std::make_unique<BpeTokenizer>(vocab);
 }
 
 }  // namespace loom

@@ -1,0 +1,200 @@
+#include "tokenizer/pre_tokenizer.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "tokenizer/utf8.h"
+
+namespace loom {
+
+// One compiled expression. Matching needs per-thread scratch (match data, JIT stack),
+// kept thread_local so a const tokenizer can be shared between threads.
+class Regex {
+ public:
+  explicit Regex(std::string_view pattern) {
+    int error = 0;
+    PCRE2_SIZE offset = 0;
+    // UCP: \s \p{L} etc. by Unicode properties. DOLLAR_ENDONLY: `$` means the end of the
+    // piece, not "before a final newline". MATCH_INVALID_UTF: arbitrary bytes are legal
+    // input and simply never match.
+    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF,
+                          &error, &offset, nullptr);
+    if (code_ == nullptr) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(error, message, sizeof(message));
+      fail("tokenizer: pre-tokenizer regex does not compile at offset {}: {}", offset,
+           reinterpret_cast<const char*>(message));
+    }
+    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // falls back to the interpreter on failure
+  }
+  ~Regex() { pcre2_code_free(code_); }
+  Regex(const Regex&) = delete;
+  Regex& operator=(const Regex&) = delete;
+
+  // First match in subject[start..]: true and [begin, end) set, or false.
+  bool find(std::string_view subject, size_t start, size_t& begin, size_t& end) const {
+    Scratch& scratch = thread_scratch();
+    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
+                               start, 0, scratch.match_data, scratch.context);
+    if (rc == PCRE2_ERROR_NOMATCH) return false;
+    if (rc < 0) {
+      PCRE2_UCHAR message[256];
+      pcre2_get_error_message(rc, message, sizeof(message));
+      fail("tokenizer: pre-tokenizer regex failed on a {}-byte piece: {}", subject.size(),
+           reinterpret_cast<const char*>(message));
+    }
+    const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.match_data);
+    begin = ovector[0];
+    end = ovector[1];
+    return true;
+  }
+
+ private:
+  struct Scratch {
+    Scratch() {
+      match_data = pcre2_match_data_create(16, nullptr);
+      // Long runs (e.g. a megabyte of spaces) can need more than the default 32 KiB.
+      jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
+      context = pcre2_match_context_create(nullptr);
+      pcre2_jit_stack_assign(context, nullptr, jit_stack);
+    }
+    ~Scratch() {
+      pcre2_match_context_free(context);
+      pcre2_jit_stack_free(jit_stack);
+      pcre2_match_data_free(match_data);
+    }
+    pcre2_match_data* match_data;
+    pcre2_jit_stack* jit_stack;
+    pcre2_match_context* context;
+  };
+  static Scratch& thread_scratch() {
+    thread_local Scratch scratch;
+    return scratch;
+  }
+
+  pcre2_code* code_ = nullptr;
+};
+
+namespace {
+
+// The expressions, as the models' tokenizer.json files (and llama.cpp) give them.
+constexpr std::string_view kGpt2 =
+    R"re('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))re";
+// Llama 3 writes the contractions as (?i:...); spelled out so that case folding of
+// characters such as U+017F cannot change them.
+constexpr std::string_view kLlama3 =
+    R"re((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+constexpr std::string_view kQwen2 =
+    R"re((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+constexpr std::string_view kTekken =
+    R"re([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+constexpr std::string_view kGpt4o =
+    R"re([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+constexpr std::string_view kBloom = R"re( ?[^(\s|.,!?…。，、।۔،)]+)re";
+constexpr std::string_view kCjk = R"re([一-龥ࠀ-一가-퟿]+)re";
+// DeepSeek LLM's letters: Latin, Greek, Cyrillic, Armenian, Georgian, Cherokee ... as
+// listed in its tokenizer.json. Characters that Unicode normalisation would replace
+// (U+1F7D, U+1FD3, U+1FDB, U+1FBE, U+2126, U+212A) are escaped so no editor changes them.
+constexpr std::string_view kDeepseekLetters =
+    R"re(\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝὟ-\x{1F7D}ᾀ-ᾴᾶ-ᾼ\x{1FBE}ῂ-ῄῆ-ῌῐ-\x{1FD3}ῖ-\x{1FDB}ῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤ\x{2126}ℨ\x{212A}-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+)re";
+
+struct Pipeline {
+  std::vector<std::string_view> names;  // tokenizer.ggml.pre values
+  std::vector<std::string_view> patterns;
+  bool ignore_merges = false;
+};
+
+const std::vector<Pipeline>& pipelines() {
+  static const std::vector<Pipeline> kPipelines = {
+      // llama.cpp's default, also used when tokenizer.ggml.pre is absent (GPT-NeoX).
+      {{"", "default"},
+       {R"re([\p{P}\$\+<=>\^~\|]+)re", kGpt2, R"re(\p{N}+)re", R"re([0-9][0-9][0-9])re"}},
+      {{"gpt-2", "mpt", "olmo", "jais", "trillion", "phi-2", "jina-es", "jina-de", "gigachat",
+        "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code", "roberta-bpe"},
+       {kGpt2}},
+      {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral"}, {kLlama3}, true},
+      {{"dbrx", "smaug-bpe"}, {kLlama3}},
+      {{"qwen2", "deepseek-r1-qwen", "megrez", "stablelm2", "hunyuan"}, {kQwen2}},
+      {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"},
+       {R"re(\p{N})re", kGpt2}},
+      {{"falcon"}, {R"re([\p{P}\$\+<=>\^~\|`]+)re", kGpt2, R"re([0-9][0-9][0-9])re"}},
+      {{"deepseek-llm"},
+       {R"re([\r\n])re", kDeepseekLetters, R"re(\s?[!-/:-~！-／：-～‘-‟　-。]+)re", R"re(\s+$)re",
+        kCjk, R"re(\p{N}+)re"}},
+      {{"deepseek-coder"},
+       {R"re([\r\n])re", R"re(\s?\p{L}+)re", R"re(\s?\p{P}+)re", kCjk, R"re(\p{N})re"}},
+      {{"deepseek-v3"},
+       {R"re(\p{N}{1,3})re", R"re([一-龥぀-ゟ゠-ヿ]+)re",
+        R"re([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re"}},
+      {{"poro-chat", "bloom", "gpt3-finnish"}, {kBloom}},
+      {{"viking"}, {kBloom, R"re(\p{N})re"}},
+      {{"tekken"}, {kTekken}, true},
+      {{"gpt-4o", "llama4"}, {kGpt4o}},
+  };
+  return kPipelines;
+}
+
+}  // namespace
+
+PreTokenizer::PreTokenizer(std::string_view name) {
+  for (const Pipeline& pipeline : pipelines()) {
+    if (std::find(pipeline.names.begin(), pipeline.names.end(), name) == pipeline.names.end()) {
+      continue;
+    }
+    for (std::string_view pattern : pipeline.patterns) {
+      regexes_.push_back(std::make_unique<Regex>(pattern));
+    }
+    ignore_merges_ = pipeline.ignore_merges;
+    return;
+  }
+  std::string known;
+  for (const std::string& n : known_names()) known += (known.empty() ? "" : ", ") + n;
+  fail("tokenizer: tokenizer.ggml.pre = \"{}\" is not a known pre-tokenizer (known: {})", name,
+       known);
+}
+
+PreTokenizer::~PreTokenizer() = default;
+
+std::vector<std::string> PreTokenizer::known_names() {
+  std::vector<std::string> names;
+  for (const Pipeline& pipeline : pipelines()) {
+    for (std::string_view n : pipeline.names) {
+      if (!n.empty()) names.emplace_back(n);
+    }
+  }
+  return names;
+}
+
+void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& words) const {
+  if (text.empty()) return;
+  std::vector<std::string_view> pieces{text};
+  std::vector<std::string_view> next;
+  for (const auto& regex : regexes_) {
+    next.clear();
+    for (std::string_view piece : pieces) {
+      // Each piece is matched on its own: lookaheads and `$` see only the piece.
+      size_t gap_start = 0;
+      size_t search = 0;
+      size_t begin = 0, end = 0;
+      while (search < piece.size() && regex->find(piece, search, begin, end)) {
+        if (end == begin) {  // an empty match splits nothing; step over one character
+          const utf8::Decoded d = utf8::decode_front(piece.substr(begin));
+          search = begin + std::max<size_t>(1, d.status == utf8::Status::kValid ? d.length : 1);
+          continue;
+        }
+        if (begin > gap_start) next.push_back(piece.substr(gap_start, begin - gap_start));
+        next.push_back(piece.substr(begin, end - begin));
+        gap_start = search = end;
+      }
+      if (gap_start < piece.size()) next.push_back(piece.substr(gap_start));
+    }
+    pieces.swap(next);
+  }
+  words.insert(words.end(), pieces.begin(), pieces.end());
+}
+
+}  // namespace loom

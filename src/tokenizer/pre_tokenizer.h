@@ -1,0 +1,40 @@
+// Byte-level BPE pre-tokenization: the regular expressions a model's tokenizer.json
+// splits text with before merging, chosen by tokenizer.ggml.pre and run through PCRE2
+// (UTF + UCP, JIT). Several expressions run in sequence, as llama.cpp does: each one
+// splits every piece the previous one left into its matches and the gaps between them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loom {
+
+class Regex;
+
+class PreTokenizer {
+ public:
+  // The pipeline for tokenizer.ggml.pre = `name` ("" when the key is absent: llama.cpp's
+  // default pipeline). loom::Error naming the key and the value for an unknown name.
+  explicit PreTokenizer(std::string_view name);
+  ~PreTokenizer();
+  PreTokenizer(const PreTokenizer&) = delete;
+  PreTokenizer& operator=(const PreTokenizer&) = delete;
+
+  // Appends the pieces of `text` in order (views into `text`, never empty) to `words`.
+  // Invalid UTF-8 never matches an expression, so it ends up in gap pieces of its own.
+  void split(std::string_view text, std::vector<std::string_view>& words) const;
+
+  // Llama 3 style: a piece that is a whole vocabulary token skips the merges.
+  bool ignore_merges() const { return ignore_merges_; }
+
+  // Every name the constructor accepts (for error messages and tests).
+  static std::vector<std::string> known_names();
+
+ private:
+  std::vector<std::unique_ptr<Regex>> regexes_;
+  bool ignore_merges_ = false;
+};
+
+}  // namespace loom
