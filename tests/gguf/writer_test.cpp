@@ -1,8 +1,10 @@
 // The writer's file output (through open()), its progress reports, copying values from
 // another file, and its refusal of inputs that would make an invalid file.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -84,6 +86,25 @@ TEST(GgufWriter, IoFailureNamesThePath) {
   TempDir dir;
   const std::string path = dir.file("no/such/dir/model.gguf");
   expect_error([&] { small_writer().write(path); }, {path, "cannot create"});
+}
+
+TEST(GgufWriter, WriteFailureNamesThePathAndLeavesNoFile) {
+  TempDir dir;
+  const std::string path = dir.file("big.gguf");
+  GgufWriter w = small_writer();
+  w.add_tensor("big", DType::F32, {1 << 18}, [](std::span<uint8_t>) {});
+  // A file size limit makes write(2) fail with EFBIG, as a full disk would with ENOSPC.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  const auto saved_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit limited = saved;
+  limited.rlim_cur = 64 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  expect_error([&] { w.write(path); }, {path, "write failed"});
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, saved_handler);
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(path + ".partial"));
 }
 
 TEST(GgufWriter, FillErrorLeavesNoFile) {
