@@ -109,7 +109,8 @@ TEST_P(GoldenTest, DecodeGivesTheTextBack) {
 INSTANTIATE_TEST_SUITE_P(Vocabularies, GoldenTest,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "deepseek-coder",
                                            "deepseek-llm", "falcon", "mpt", "starcoder", "refact",
-                                           "llama-bpe", "qwen2", "command-r", "qwen35", "gemma-4"),
+                                           "bert-bge", "llama-bpe", "qwen2", "command-r", "qwen35",
+                                           "gemma-4"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& c : name) {
