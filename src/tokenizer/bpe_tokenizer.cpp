@@ -124,15 +124,15 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out)
   }
 
   for (int32_t i = word.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
-    int32_t id = symbols[i].id;
-    if (id < 0) id = unk_id_;
-    if (id < 0) {
-      fail(
-          "tokenizer: byte 0x{:02X} has no byte-level token and the vocabulary has no "
-          "unknown token",
-          static_cast<uint8_t>(word[i]));
+    if (symbols[i].id >= 0) {
+      out.push_back(symbols[i].id);
+    } else if (unk_id_ >= 0 && types_[unk_id_] == TokenType::kUnknown) {
+      out.push_back(unk_id_);
     }
-    out.push_back(id);
+    // Otherwise the byte is dropped, as Hugging Face and llama.cpp do: the vocabulary
+    // cannot express it (e.g. bytes never valid in UTF-8 in GPT-NeoX, some control
+    // characters in Falcon), and its "unknown" id is often EOS, which must not appear
+    // inside a prompt.
   }
 }
 
