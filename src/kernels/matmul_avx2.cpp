@@ -49,24 +49,33 @@ inline __m256 round_half_away(__m256 v) {
   return _mm256_add_ps(t, _mm256_and_ps(up, step));
 }
 
-inline float fp16_to_f32(uint16_t h) {
-  return _cvtsh_ss(h);
-}
-
 // ---- tiles ------------------------------------------------------------------------------
 
 // One tile's operands: R rows starting at `w`, T tokens starting at the activations below.
 struct Tile {
   const uint8_t* w;   // first weight row of the tile
   int64_t w_stride;   // bytes per weight row
-  int64_t cols;       //
+  int64_t cols;       // elements per row
   const float* x;     // float kinds: first token's values, x_stride floats per token
   const int8_t* xq;   // Q8_0 partner: first token's quants, cols per token
   const float* xd;    //   first token's scales, cols / 32 per token
   const int32_t* xs;  //   first token's sums, cols / 32 per token
   float* y;           // output of (first token, first row); y_stride floats per token
   int64_t y_stride;
+  const float* f16;  // fp16_table()
+  // The weights the next tile will read: R contiguous rows, fetched into cache while this
+  // tile computes, spread evenly over its loop (memory latency is the limit of decode).
+  const uint8_t* next;
 };
+
+// Prefetches the part of the next tile's rows that matches step `i` of this tile's loop,
+// where one step reads `step_bytes` of each of R rows.
+template <int R>
+inline void prefetch_next(const Tile& a, int64_t i, int64_t step_bytes) {
+  const uint8_t* p = a.next + i * R * step_bytes;
+  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+  if (R * step_bytes > 64) _mm_prefetch(reinterpret_cast<const char*>(p + 64), _MM_HINT_T0);
+}
 
 // 8 weights of a float type, widened to f32.
 template <DType kType>
@@ -106,7 +115,9 @@ struct FloatKernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     const int64_t n = a.cols;
     const int64_t full = n / 8 * 8;
+    constexpr int64_t kStepBytes = kType == DType::F32 ? 32 : 16;
     for (int64_t k = 0; k < full; k += 8) {
+      prefetch_next<R>(a, k / 8, kStepBytes);
       __m256 w[R];
       for (int r = 0; r < R; ++r) w[r] = load8<kType>(a.w + r * a.w_stride, k);
       for (int t = 0; t < T; ++t) {
@@ -139,6 +150,7 @@ struct Q8_0Kernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     const int64_t nb = a.cols / kQK8_0;
     for (int64_t b = 0; b < nb; ++b) {
+      prefetch_next<R>(a, b, sizeof(BlockQ8_0));
       __m256i wq[R];
       __m256i wabs[R];
       __m256 dw[R];
@@ -146,7 +158,7 @@ struct Q8_0Kernel {
         const auto* block = reinterpret_cast<const BlockQ8_0*>(a.w + r * a.w_stride) + b;
         wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs));
         wabs[r] = _mm256_abs_epi8(wq[r]);
-        dw[r] = _mm256_set1_ps(fp16_to_f32(block->d));
+        dw[r] = _mm256_broadcast_ss(a.f16 + block->d);
       }
       for (int t = 0; t < T; ++t) {
         const __m256i x =
@@ -172,21 +184,22 @@ struct Q4_0Kernel {
   static void run(const Tile& a) {
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
+    const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
     __m256 acc[R][T];
     for (int r = 0; r < R; ++r)
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     const int64_t nb = a.cols / kQK4_0;
     for (int64_t b = 0; b < nb; ++b) {
+      prefetch_next<R>(a, b, sizeof(BlockQ4_0));
       __m256i wq[R];
       __m256 dw[R];
       for (int r = 0; r < R; ++r) {
         const auto* block = reinterpret_cast<const BlockQ4_0*>(a.w + r * a.w_stride) + b;
-        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs));
         // q[j] (low nibbles) in the low half, q[j + 16] (high nibbles) in the high half.
-        const __m256i both =
-            _mm256_inserti128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1);
-        wq[r] = _mm256_and_si256(both, low_nibbles);
-        dw[r] = _mm256_set1_ps(fp16_to_f32(block->d));
+        const __m256i packed = _mm256_broadcastsi128_si256(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs)));
+        wq[r] = _mm256_and_si256(_mm256_srlv_epi32(packed, nibble_shift), low_nibbles);
+        dw[r] = _mm256_broadcast_ss(a.f16 + block->d);
       }
       for (int t = 0; t < T; ++t) {
         const __m256i x =
@@ -236,30 +249,35 @@ constexpr TileTable make_table() {
   return table;
 }
 
-// Tile shapes: decode (one token) streams 4 rows at once; prefill reuses each loaded
-// weight block for 4 tokens and each activation block for 2 rows.
+// Tile shapes. Decode (one token) streams 4 rows at once. Prefill reuses each loaded
+// weight vector for 4 tokens and each activation vector for several rows: 3 rows for
+// float weights (one FMA per weight vector and token, so loads are the limit); 2 for
+// quantized ones, whose integer dot leaves registers for no more accumulators.
 struct Shape {
   int rows;
   int tokens;
 };
 constexpr Shape kDecodeShape{4, 1};
-constexpr Shape kPrefillShape{2, 4};
+constexpr Shape kFloatPrefillShape{3, 4};
+constexpr Shape kQuantizedPrefillShape{2, 4};
 
 // Bytes of weight rows kept hot in L1 while all tokens pass over them.
 constexpr int64_t kRowChunkBytes = 16 * 1024;
 
 void run_rows(const TileTable& table, const WeightMatrix& w, int64_t row_begin, int64_t row_end,
               const Activations& a, float* y) {
-  const Shape shape = a.n_tokens == 1 ? kDecodeShape : kPrefillShape;
+  const bool quantized = uses_q8_0_activations(w.type);
+  const Shape shape =
+      a.n_tokens == 1 ? kDecodeShape : (quantized ? kQuantizedPrefillShape : kFloatPrefillShape);
   const int64_t stride = row_bytes(w.type, w.cols);
   const int64_t chunk =
       std::max<int64_t>(shape.rows, kRowChunkBytes / stride / shape.rows * shape.rows);
-  const bool quantized = uses_q8_0_activations(w.type);
   const int64_t nb = w.cols / kQK8_0;
   Tile tile{};
   tile.w_stride = stride;
   tile.cols = w.cols;
   tile.y_stride = w.rows;
+  tile.f16 = fp16_table();
   for (int64_t c0 = row_begin; c0 < row_end; c0 += chunk) {
     const int64_t c1 = std::min(row_end, c0 + chunk);
     for (int64_t t0 = 0; t0 < a.n_tokens; t0 += shape.tokens) {
@@ -275,6 +293,7 @@ void run_rows(const TileTable& table, const WeightMatrix& w, int64_t row_begin, 
         const int64_t nr = std::min<int64_t>(shape.rows, c1 - r0);
         tile.w = static_cast<const uint8_t*>(w.data) + r0 * stride;
         tile.y = y + t0 * w.rows + r0;
+        tile.next = tile.w + nr * stride;
         table[nr - 1][nt - 1](tile);
       }
     }
@@ -303,7 +322,7 @@ void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float*
     // Same scalar steps as the reference: d = amax / 127, id = 1 / d.
     const float d = hmax(amax8) / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    scales[b] = fp16_to_f32(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
+    scales[b] = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int i = 0; i < 4; ++i) {

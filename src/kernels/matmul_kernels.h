@@ -30,6 +30,10 @@ inline bool uses_q8_0_activations(DType weight_type) {
   return weight_type == DType::Q8_0 || weight_type == DType::Q4_0;
 }
 
+// f32 value of every fp16 bit pattern (256 KiB, built on first use): turns a block
+// scale into one load, and the scales of real weights touch only a few KiB of it.
+const float* fp16_table();
+
 namespace scalar {
 // One row of n (a multiple of 32) floats to Q8_0 planes, rounding as quantize_row(Q8_0).
 void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,

@@ -9,10 +9,8 @@
 #include "kernels/matmul_kernels.h"
 #include "kernels/quant_blocks.h"
 
-namespace loom::kernels::detail::scalar {
-namespace {
+namespace loom::kernels::detail {
 
-// Widened value of every fp16 bit pattern: fp16_to_fp32 branches on subnormals.
 const float* fp16_table() {
   static const std::vector<float> table = [] {
     std::vector<float> t(65536);
@@ -21,6 +19,9 @@ const float* fp16_table() {
   }();
   return table.data();
 }
+
+namespace scalar {
+namespace {
 
 // Eight interleaved partial sums, added pairwise at the end.
 float sum_lanes(const float (&acc)[8]) {
@@ -166,4 +167,5 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
   }
 }
 
-}  // namespace loom::kernels::detail::scalar
+}  // namespace scalar
+}  // namespace loom::kernels::detail

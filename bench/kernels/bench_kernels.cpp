@@ -1,0 +1,195 @@
+// Micro-benchmarks of matmul at TinyLlama-1.1B shapes.
+//   matvec (one token, decode): GB/s of weight bytes streamed. "hot" reuses one matrix
+//     (the smaller ones then sit in L3); "cold" cycles through copies totalling > 256 MB,
+//     so every byte comes from DRAM as in a real decode step.
+//   matmul (64 tokens, prefill): GOPS = 2 * rows * cols * tokens / time.
+//   read bandwidth: a plain summing loop over 512 MB, the ceiling for matvec.
+// Threads 1 and 2; LOOM_KERNELS_ISA=scalar runs the scalar path.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/aligned_buffer.h"
+#include "core/thread_pool.h"
+#include "kernels/isa.h"
+#include "kernels/matmul.h"
+#include "kernels/quantize.h"
+
+namespace {
+
+using loom::DType;
+using loom::ThreadPool;
+using loom::kernels::MatmulScratch;
+using loom::kernels::WeightMatrix;
+
+struct MatrixShape {
+  const char* name;
+  int64_t rows;
+  int64_t cols;
+};
+
+constexpr MatrixShape kShapes[] = {
+    {"attn_q_2048x2048", 2048, 2048},
+    {"ffn_up_5632x2048", 5632, 2048},
+    {"ffn_down_2048x5632", 2048, 5632},
+    {"output_32000x2048", 32000, 2048},
+};
+
+constexpr int64_t kColdBytes = 256LL << 20;
+
+// Random weights in `type`, `copies` matrices back to back.
+class Weights {
+ public:
+  Weights(DType type, MatrixShape shape, int copies)
+      : type_(type), shape_(shape), matrix_bytes_(shape.rows * loom::row_bytes(type, shape.cols)) {
+    data_.resize(static_cast<size_t>(matrix_bytes_ * copies));
+    std::mt19937 rng(42);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> row(shape.cols);
+    const int64_t stride = loom::row_bytes(type, shape.cols);
+    // One random matrix, copied: its contents do not change the speed.
+    for (int64_t r = 0; r < shape.rows; ++r) {
+      for (float& v : row) v = dist(rng);
+      loom::kernels::quantize_row(type, row.data(), data_.data() + r * stride, shape.cols);
+    }
+    for (int c = 1; c < copies; ++c) {
+      std::memcpy(data_.data() + c * matrix_bytes_, data_.data(), matrix_bytes_);
+    }
+    copies_ = copies;
+  }
+  WeightMatrix matrix(int copy) const {
+    return {type_, shape_.rows, shape_.cols, data_.data() + copy * matrix_bytes_};
+  }
+  int copies() const { return copies_; }
+  int64_t matrix_bytes() const { return matrix_bytes_; }
+
+ private:
+  DType type_;
+  MatrixShape shape_;
+  int64_t matrix_bytes_;
+  int copies_ = 1;
+  loom::AlignedBuffer<uint8_t> data_;
+};
+
+ThreadPool& pool(int threads) {
+  static std::map<int, std::unique_ptr<ThreadPool>> pools;
+  auto& p = pools[threads];
+  if (!p) p = std::make_unique<ThreadPool>(threads);
+  return *p;
+}
+
+// Built on first use and kept: making a 32000 x 2048 matrix takes a while.
+const Weights& weights(DType type, const MatrixShape& shape, bool cold) {
+  static std::map<std::tuple<int, std::string, bool>, std::unique_ptr<Weights>> cache;
+  auto& w = cache[{static_cast<int>(type), shape.name, cold}];
+  if (!w) {
+    const int64_t bytes = shape.rows * loom::row_bytes(type, shape.cols);
+    const int copies = cold ? static_cast<int>((kColdBytes + bytes - 1) / bytes) : 1;
+    w = std::make_unique<Weights>(type, shape, copies);
+  }
+  return *w;
+}
+
+std::vector<float> activations(int64_t n) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(n);
+  for (float& v : x) v = dist(rng);
+  return x;
+}
+
+void run_matmul(benchmark::State& state, DType type, MatrixShape shape, int64_t n_tokens,
+                int threads, bool cold) {
+  const Weights& w = weights(type, shape, cold);
+  const std::vector<float> x = activations(n_tokens * shape.cols);
+  std::vector<float> y(n_tokens * shape.rows);
+  MatmulScratch scratch;
+  ThreadPool& p = pool(threads);
+  int copy = 0;
+  for (auto _ : state) {
+    loom::kernels::matmul(w.matrix(copy), x.data(), n_tokens, y.data(), p, scratch);
+    benchmark::DoNotOptimize(y.data());
+    copy = (copy + 1) % w.copies();
+  }
+  state.SetBytesProcessed(state.iterations() * w.matrix_bytes());
+  state.counters["GOPS"] = benchmark::Counter(
+      2.0 * static_cast<double>(shape.rows * shape.cols * n_tokens) * state.iterations() / 1e9,
+      benchmark::Counter::kIsRate);
+}
+
+void read_bandwidth(benchmark::State& state, int threads) {
+  static loom::AlignedBuffer<int64_t> data(512LL << 20 >> 3);
+  for (size_t i = 0; i < data.size(); i += 512) data[i] = static_cast<int64_t>(i);
+  const auto n = static_cast<int64_t>(data.size());
+  ThreadPool& p = pool(threads);
+  int64_t partial[64] = {};
+  for (auto _ : state) {
+    p.run([&](int thread, int n_threads) {
+      const int64_t begin = n * thread / n_threads;
+      const int64_t end = n * (thread + 1) / n_threads;
+      int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (int64_t i = begin; i + 4 <= end; i += 4) {
+        s0 += data[i];
+        s1 += data[i + 1];
+        s2 += data[i + 2];
+        s3 += data[i + 3];
+      }
+      partial[thread * 8] = s0 + s1 + s2 + s3;
+    });
+    benchmark::DoNotOptimize(partial);
+  }
+  state.SetBytesProcessed(state.iterations() * n * 8);
+}
+
+void register_all() {
+  for (int threads : {1, 2}) {
+    benchmark::RegisterBenchmark(("read_bandwidth/threads:" + std::to_string(threads)).c_str(),
+                                 read_bandwidth, threads)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (DType type : {DType::F16, DType::Q8_0, DType::Q4_0}) {
+    for (const MatrixShape& shape : kShapes) {
+      for (int threads : {1, 2}) {
+        for (bool cold : {false, true}) {
+          const std::string name = "matvec/" + std::string(loom::dtype_name(type)) + "/" +
+                                   shape.name + (cold ? "/cold" : "/hot") +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), run_matmul, type, shape, 1, threads, cold)
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
+      }
+    }
+  }
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    for (const MatrixShape& shape : kShapes) {
+      for (int threads : {1, 2}) {
+        const std::string name = "matmul64/" + std::string(loom::dtype_name(type)) + "/" +
+                                 shape.name + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), run_matmul, type, shape, 64, threads, false)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("kernels_isa",
+                              std::string(loom::kernels::isa_name(loom::kernels::active_isa())));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
