@@ -4,6 +4,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "core/error.h"
 #include "kernels/isa.h"
@@ -33,8 +34,12 @@ IsaFunctions functions_for(Isa isa) {
           detail::scalar::matmul_rows};
 }
 
-// Rows are handed to threads in groups of this many (a multiple of every tile height).
+// Rows are claimed by threads in chunks: a multiple of every tile height, enough chunks
+// that a thread slowed by something else on its core is covered by the others.
 constexpr int64_t kRowGroup = 4;
+constexpr int64_t kMinChunkRows = 16;
+constexpr int64_t kMaxChunkRows = 256;
+constexpr int64_t kChunksPerThread = 8;
 // Below this many multiply-adds a call runs on the calling thread: waking the pool would
 // cost more than it saves. Where a row is computed never changes its value.
 constexpr int64_t kMinParallelWork = 64 * 1024;
@@ -120,9 +125,18 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     isa.rows(w, 0, w.rows, a, y);
     return;
   }
-  const int64_t groups = (w.rows + kRowGroup - 1) / kRowGroup;
-  pool.parallel_for(groups, [&](int64_t begin, int64_t end) {
-    isa.rows(w, begin * kRowGroup, std::min(w.rows, end * kRowGroup), a, y);
+  // Which thread computes a row never changes its value, so chunks go to whichever
+  // thread asks first.
+  const int64_t chunk_rows =
+      std::clamp(w.rows / (pool.size() * kChunksPerThread), kMinChunkRows, kMaxChunkRows) /
+      kRowGroup * kRowGroup;
+  const int64_t n_chunks = (w.rows + chunk_rows - 1) / chunk_rows;
+  std::atomic<int64_t> next_chunk{0};
+  pool.run([&](int, int) {
+    for (int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
+         c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+      isa.rows(w, c * chunk_rows, std::min(w.rows, (c + 1) * chunk_rows), a, y);
+    }
   });
 }
 
