@@ -56,13 +56,13 @@ struct Tile {
   const uint8_t* w;   // first weight row of the tile
   int64_t w_stride;   // bytes per weight row
   int64_t cols;       // elements per row
-  const float* x;     // float kinds: first token's values, x_stride floats per token
+  const float* x;     // float kinds: first token's values, cols floats per token
   const int8_t* xq;   // Q8_0 partner: first token's quants, cols per token
   const float* xd;    //   first token's scales, cols / 32 per token
   const int32_t* xs;  //   first token's sums, cols / 32 per token
-  float* y;           // output of (first token, first row); y_stride floats per token
-  int64_t y_stride;
-  const float* f16;  // fp16_table()
+  float* y;           // output of (first token, first row)
+  int64_t y_stride;   // floats per token in y (the matrix's row count)
+  const float* f16;   // fp16_table()
   // The weights the next tile will read: R contiguous rows, fetched into cache while this
   // tile computes, spread evenly over its loop (memory latency is the limit of decode).
   const uint8_t* next;
@@ -70,11 +70,12 @@ struct Tile {
 
 // Prefetches the part of the next tile's rows that matches step `i` of this tile's loop,
 // where one step reads `step_bytes` of each of R rows.
-template <int R>
-inline void prefetch_next(const Tile& a, int64_t i, int64_t step_bytes) {
-  const uint8_t* p = a.next + i * R * step_bytes;
-  _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
-  if (R * step_bytes > 64) _mm_prefetch(reinterpret_cast<const char*>(p + 64), _MM_HINT_T0);
+template <int R, int kStepBytes>
+inline void prefetch_next(const Tile& a, int64_t i) {
+  const uint8_t* p = a.next + i * R * kStepBytes;
+  for (int offset = 0; offset < R * kStepBytes; offset += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+  }
 }
 
 // 8 weights of a float type, widened to f32.
@@ -115,9 +116,9 @@ struct FloatKernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     const int64_t n = a.cols;
     const int64_t full = n / 8 * 8;
-    constexpr int64_t kStepBytes = kType == DType::F32 ? 32 : 16;
+    constexpr int kStepBytes = kType == DType::F32 ? 32 : 16;
     for (int64_t k = 0; k < full; k += 8) {
-      prefetch_next<R>(a, k / 8, kStepBytes);
+      prefetch_next<R, kStepBytes>(a, k / 8);
       __m256 w[R];
       for (int r = 0; r < R; ++r) w[r] = load8<kType>(a.w + r * a.w_stride, k);
       for (int t = 0; t < T; ++t) {
@@ -150,7 +151,7 @@ struct Q8_0Kernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     const int64_t nb = a.cols / kQK8_0;
     for (int64_t b = 0; b < nb; ++b) {
-      prefetch_next<R>(a, b, sizeof(BlockQ8_0));
+      prefetch_next<R, sizeof(BlockQ8_0)>(a, b);
       __m256i wq[R];
       __m256i wabs[R];
       __m256 dw[R];
@@ -190,7 +191,7 @@ struct Q4_0Kernel {
       for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
     const int64_t nb = a.cols / kQK4_0;
     for (int64_t b = 0; b < nb; ++b) {
-      prefetch_next<R>(a, b, sizeof(BlockQ4_0));
+      prefetch_next<R, sizeof(BlockQ4_0)>(a, b);
       __m256i wq[R];
       __m256 dw[R];
       for (int r = 0; r < R; ++r) {
