@@ -38,17 +38,6 @@ inline float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
-// roundf: to nearest, halves away from zero (_mm256_round_ps has only half-to-even).
-// t = trunc(v) and v - t are exact, so |v - t| >= 0.5 decides the step exactly.
-inline __m256 round_half_away(__m256 v) {
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-  const __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t));
-  const __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
-  const __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-  return _mm256_add_ps(t, _mm256_and_ps(up, step));
-}
-
 // ---- tiles ------------------------------------------------------------------------------
 
 // One tile's operands: R rows starting at `w`, T tokens starting at the activations below.
@@ -320,14 +309,16 @@ void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float*
     const __m256 amax8 =
         _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
                       _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
-    // Same scalar steps as the reference: d = amax / 127, id = 1 / d.
-    const float d = hmax(amax8) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    // The scalar twin's steps: d = amax / 127, id = 127 / amax, halves to even.
+    const float amax = hmax(amax8);
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     scales[b] = _cvtsh_ss(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     const __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
     for (int i = 0; i < 4; ++i) {
-      q[i] = _mm256_cvttps_epi32(round_half_away(_mm256_mul_ps(v[i], vid)));
+      q[i] = _mm256_cvtps_epi32(
+          _mm256_round_ps(_mm256_mul_ps(v[i], vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     }
     // packs interleave 128-bit halves; the permute restores element order.
     const __m256i q16a = _mm256_packs_epi32(q[0], q[1]);

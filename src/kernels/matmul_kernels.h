@@ -35,7 +35,10 @@ inline bool uses_q8_0_activations(DType weight_type) {
 const float* fp16_table();
 
 namespace scalar {
-// One row of n (a multiple of 32) floats to Q8_0 planes, rounding as quantize_row(Q8_0).
+// One row of n (a multiple of 32) floats to Q8_0 planes, rounded as the x86 build of
+// ggml quantizes activations (quantize_row_q8_0, what llama.cpp runs): d = amax / 127,
+// q = x * (127 / amax) rounded half to even. The weight quantizer, quantize_row(Q8_0),
+// follows ggml's reference instead (q = roundf(x * (1 / d))); the two differ on ties.
 void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,
                                int32_t* sums);
 // out[i] = x[i] rounded to `type` (F16 or BF16; F32 copies) and widened back to f32.

@@ -100,12 +100,15 @@ void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float*
     const float* v = x + b * kQK8_0;
     float amax = 0.0f;
     for (int j = 0; j < kQK8_0; ++j) amax = std::max(amax, std::fabs(v[j]));
+    // As ggml's x86 quantize_row_q8_0, which llama.cpp runs on activations: id = 127 / amax
+    // and halves to even (nearbyint in the default rounding mode), unlike the weight
+    // quantizer. Matching it keeps loom's logits within 1e-3 of the reference engine's.
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     scales[b] = fp16_to_fp32(fp32_to_fp16(d));
     int32_t sum = 0;
     for (int j = 0; j < kQK8_0; ++j) {
-      const auto q = static_cast<int8_t>(std::roundf(v[j] * id));
+      const auto q = static_cast<int8_t>(std::nearbyint(v[j] * id));
       quants[b * kQK8_0 + j] = q;
       sum += q;
     }

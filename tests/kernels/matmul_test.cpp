@@ -7,11 +7,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/matmul_kernels.h"
 #include "kernels/quantize.h"
 #include "test_util.h"
 
@@ -45,9 +47,11 @@ std::vector<float> partner_values(DType type, const std::vector<float>& x, int64
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<float> out(n);
   if (type == DType::Q8_0 || type == DType::Q4_0) {
-    std::vector<uint8_t> q(row_bytes(DType::Q8_0, n));
-    quantize_row(DType::Q8_0, x.data(), q.data(), n);
-    dequantize_row(DType::Q8_0, q.data(), out.data(), n);
+    std::vector<int8_t> q(n);
+    std::vector<float> d(n / 32);
+    std::vector<int32_t> sums(n / 32);
+    detail::scalar::quantize_q8_0_activations(x.data(), n, q.data(), d.data(), sums.data());
+    for (int64_t i = 0; i < n; ++i) out[i] = d[i / 32] * static_cast<float>(q[i]);
   } else {
     std::vector<uint8_t> q(row_bytes(type, n));
     quantize_row(type, x.data(), q.data(), n);
@@ -173,6 +177,57 @@ INSTANTIATE_TEST_SUITE_P(Types, MatmulInvariance,
                          ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0,
                                            DType::Q4_0),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// Blocks a file may hold but our quantizer never writes: Q8_0 quants of -128, every
+// nibble, against activations at +-127 (the largest products maddubs must not saturate).
+TEST(Matmul, ExtremeQuantizedBlocksMatchReference) {
+  for (DType type : {DType::Q8_0, DType::Q4_0}) {
+    const int64_t rows = 9;
+    const int64_t cols = 256;
+    const int64_t stride = row_bytes(type, cols);
+    std::vector<uint8_t> bytes(rows * stride);
+    std::mt19937 rng(3);
+    for (uint8_t& b : bytes) b = static_cast<uint8_t>(rng());
+    const int64_t block_bytes = type == DType::Q8_0 ? 34 : 18;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t b = 0; b < cols / 32; ++b) {
+        uint8_t* block = bytes.data() + r * stride + b * block_bytes;
+        const uint16_t d = fp32_to_fp16(0.01f * static_cast<float>(1 + (r + b) % 7));
+        std::memcpy(block, &d, 2);
+        if (r == 0) std::memset(block + 2, type == DType::Q8_0 ? 0x80 : 0x00, block_bytes - 2);
+        if (r == 1) std::memset(block + 2, type == DType::Q8_0 ? 0x7f : 0xff, block_bytes - 2);
+      }
+    }
+    const WeightMatrix w{type, rows, cols, bytes.data()};
+    std::vector<float> x(2 * cols);
+    for (int64_t i = 0; i < cols; ++i) x[i] = 1.0f;                                // all +127
+    for (int64_t i = cols; i < 2 * cols; ++i) x[i] = (i % 2 == 0) ? 1.0f : -1.0f;  // +-127
+    const std::vector<float> xp = partner_values(type, x, cols);
+    std::vector<float> wf(rows * cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantize_row(type, bytes.data() + r * stride, wf.data() + r * cols, cols);
+    }
+    ThreadPool pool(2);
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+      if (!cpu_supports(isa)) continue;
+      SCOPED_TRACE(std::string(dtype_name(type)) + " " + std::string(isa_name(isa)));
+      ScopedIsa scoped(isa);
+      const std::vector<float> y = run_matmul(w, x, 2, pool);
+      for (int64_t t = 0; t < 2; ++t) {
+        for (int64_t r = 0; r < rows; ++r) {
+          double dot = 0.0;
+          double abs_sum = 0.0;
+          for (int64_t k = 0; k < cols; ++k) {
+            const double p = static_cast<double>(wf[r * cols + k]) * xp[t * cols + k];
+            dot += p;
+            abs_sum += std::fabs(p);
+          }
+          ASSERT_NEAR(y[t * rows + r], dot, 1e-6 * abs_sum) << "token " << t << " row " << r;
+        }
+      }
+    }
+  }
+}
 
 TEST(Matmul, ScratchIsReusedAcrossCallsOfDifferentSizes) {
   const TestMatrix big(DType::Q4_0, 64, 1024, 1);

@@ -1,6 +1,6 @@
 // quantize_row / dequantize_row: hand-computed blocks (rounding rules of ggml's reference
 // quantizers), error bounds on random rows, and the activation quantizers of both
-// instruction sets against quantize_row.
+// instruction sets against ggml's activation rounding and each other.
 #include "kernels/quantize.h"
 
 #include <gtest/gtest.h>
@@ -192,32 +192,69 @@ std::vector<float> awkward_activations(int64_t n) {
   return x;
 }
 
-// The Q8_0 planes matmul uses must hold exactly what quantize_row(Q8_0) writes.
-void expect_matches_quantize_row(const std::vector<float>& x, const std::vector<int8_t>& q,
-                                 const std::vector<float>& d, const std::vector<int32_t>& s) {
+// Activation quantization is ggml's x86 quantize_row_q8_0 (what llama.cpp runs on
+// activations): the scale d of quantize_row(Q8_0), but q = x * (127 / amax) rounded half
+// to even. Recomputed here from that definition, element by element.
+void expect_matches_ggml_activation_rounding(const std::vector<float>& x,
+                                             const std::vector<int8_t>& q,
+                                             const std::vector<float>& d,
+                                             const std::vector<int32_t>& s) {
   const int64_t n = static_cast<int64_t>(x.size());
   std::vector<BlockQ8_0> blocks(n / 32);
   quantize_row(DType::Q8_0, x.data(), blocks.data(), n);
   for (int64_t b = 0; b < n / 32; ++b) {
     ASSERT_EQ(fp32_to_fp16(d[b]), blocks[b].d) << "block " << b;
     ASSERT_EQ(d[b], fp16_to_fp32(blocks[b].d)) << "block " << b;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
     int32_t sum = 0;
     for (int j = 0; j < 32; ++j) {
-      ASSERT_EQ(q[b * 32 + j], blocks[b].qs[j]) << "block " << b << " element " << j;
-      sum += blocks[b].qs[j];
+      const auto expected = static_cast<int8_t>(std::nearbyint(x[b * 32 + j] * id));
+      ASSERT_EQ(q[b * 32 + j], expected) << "block " << b << " element " << j;
+      sum += expected;
     }
     ASSERT_EQ(s[b], sum) << "block " << b;
   }
 }
 
-TEST(ActivationQ8_0, ScalarMatchesQuantizeRow) {
+// Ties go to even, unlike the weight quantizer's roundf.
+TEST(ActivationQ8_0, HandComputedBlockRoundsHalvesToEven) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f;  // id = 1
+  const float in[] = {0.5f, 1.5f, 2.5f, -2.5f, -0.5f, 3.5f, 126.5f};
+  const int8_t expected[] = {0, 2, 2, -2, 0, 4, 126};
+  const int8_t weight_rounding[] = {1, 2, 3, -3, -1, 4, 127};
+  for (int i = 0; i < 7; ++i) x[1 + i] = in[i];
+  BlockQ8_0 block;
+  quantize_row(DType::Q8_0, x.data(), &block, 32);
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
+    if (!cpu_supports(isa)) continue;
+    std::vector<int8_t> q(32);
+    float d = 0.0f;
+    int32_t sum = 0;
+    if (isa == Isa::kScalar) {
+      detail::scalar::quantize_q8_0_activations(x.data(), 32, q.data(), &d, &sum);
+    } else {
+      detail::avx2::quantize_q8_0_activations(x.data(), 32, q.data(), &d, &sum);
+    }
+    EXPECT_EQ(d, 1.0f);
+    EXPECT_EQ(q[0], 127);
+    for (int i = 0; i < 7; ++i) {
+      EXPECT_EQ(q[1 + i], expected[i]) << isa_name(isa) << " " << in[i];
+      EXPECT_EQ(block.qs[1 + i], weight_rounding[i]) << in[i];
+    }
+  }
+}
+
+TEST(ActivationQ8_0, ScalarMatchesGgmlActivationRounding) {
   const int64_t n = 32 * 256;
   const std::vector<float> x = awkward_activations(n);
   std::vector<int8_t> q(n);
   std::vector<float> d(n / 32);
   std::vector<int32_t> s(n / 32);
   detail::scalar::quantize_q8_0_activations(x.data(), n, q.data(), d.data(), s.data());
-  expect_matches_quantize_row(x, q, d, s);
+  expect_matches_ggml_activation_rounding(x, q, d, s);
 }
 
 TEST(ActivationQ8_0, Avx2IsBitIdenticalToScalar) {
@@ -228,7 +265,7 @@ TEST(ActivationQ8_0, Avx2IsBitIdenticalToScalar) {
   std::vector<float> d(n / 32);
   std::vector<int32_t> s(n / 32);
   detail::avx2::quantize_q8_0_activations(x.data(), n, q.data(), d.data(), s.data());
-  expect_matches_quantize_row(x, q, d, s);
+  expect_matches_ggml_activation_rounding(x, q, d, s);
 }
 
 // Many random scales: the product x * id hits a half only rarely, so sweep a lot.
