@@ -24,33 +24,17 @@ class ForwardScratch {
         gate(max_tokens * c.n_ff),
         up(max_tokens * c.n_ff) {}
 
-  // Grows the per-thread attention score rows to hold n_kv positions.
-  float* scores_for(int thread, int n_threads, int64_t n_kv) {
-    if (scores_row_ < n_kv || scores_threads_ < n_threads) {
-      scores_row_ = std::max(scores_row_, n_kv);
-      scores_threads_ = std::max(scores_threads_, n_threads);
-      scores.resize(static_cast<size_t>(scores_row_ * scores_threads_));
-    }
-    return scores.data() + thread * scores_row_;
-  }
-  void reserve_scores(int n_threads, int64_t n_kv) { scores_for(0, n_threads, n_kv); }
-
   int64_t max_tokens;
-  AlignedBuffer<float> x;       // (max_tokens, n_embd) residual stream
-  AlignedBuffer<float> xb;      // (max_tokens, n_embd) normalised input of a block
-  AlignedBuffer<float> q;       // (max_tokens, n_head * head_dim)
-  AlignedBuffer<float> k;       // (max_tokens, n_head_kv * head_dim)
-  AlignedBuffer<float> v;       // (max_tokens, n_head_kv * head_dim)
-  AlignedBuffer<float> att;     // (max_tokens, n_head * head_dim) attention output
-  AlignedBuffer<float> proj;    // (max_tokens, n_embd) block output before the residual add
-  AlignedBuffer<float> gate;    // (max_tokens, n_ff)
-  AlignedBuffer<float> up;      // (max_tokens, n_ff)
-  AlignedBuffer<float> scores;  // (n_threads, n_kv) attention weights
+  AlignedBuffer<float> x;     // (max_tokens, n_embd) residual stream
+  AlignedBuffer<float> xb;    // (max_tokens, n_embd) normalised input of a block
+  AlignedBuffer<float> q;     // (max_tokens, n_head * head_dim)
+  AlignedBuffer<float> k;     // (max_tokens, n_head_kv * head_dim)
+  AlignedBuffer<float> v;     // (max_tokens, n_head_kv * head_dim)
+  AlignedBuffer<float> att;   // (max_tokens, n_head * head_dim) attention output
+  AlignedBuffer<float> proj;  // (max_tokens, n_embd) block output before the residual add
+  AlignedBuffer<float> gate;  // (max_tokens, n_ff)
+  AlignedBuffer<float> up;    // (max_tokens, n_ff)
   kernels::MatmulScratch matmul;
-
- private:
-  int64_t scores_row_ = 0;
-  int scores_threads_ = 0;
 };
 
 }  // namespace loom

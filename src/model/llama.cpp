@@ -113,7 +113,6 @@ void LlamaTransformer::attention_block(const Batch& batch, int64_t layer, KvCach
   kernels::matmul(w.wk, s.xb.data(), n, s.k.data(), pool, s.matmul);
   kernels::matmul(w.wv, s.xb.data(), n, s.v.data(), pool, s.matmul);
 
-  int64_t max_kv = 0;
   for (int64_t t = 0; t < n; ++t) {
     const int64_t pos = batch.positions[t];
     float* q = s.q.data() + t * c.q_dim();
@@ -125,16 +124,12 @@ void LlamaTransformer::attention_block(const Batch& batch, int64_t layer, KvCach
       kernels::rope(k + h * c.head_dim, c.head_dim, c.n_rot, pos, c.rope_freq_base);
     }
     kv.store(layer, batch.kv_slots[t], pos, k, s.v.data() + t * c.kv_dim());
-    max_kv = std::max<int64_t>(max_kv, pos + 1);
   }
-  s.reserve_scores(pool.size(), max_kv);
-
   // Every (token, head) pair attends over its own sequence's positions [0, pos].
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const int64_t group = c.n_head / c.n_head_kv;
   const int64_t n_items = n * c.n_head;
   pool.run([&](int thread, int n_threads) {
-    float* scores = s.scores_for(thread, n_threads, max_kv);
     const int64_t begin = n_items * thread / n_threads;
     const int64_t end = n_items * (thread + 1) / n_threads;
     for (int64_t item = begin; item < end; ++item) {
@@ -144,7 +139,7 @@ void LlamaTransformer::attention_block(const Batch& batch, int64_t layer, KvCach
       const kernels::KvView view{kv.keys(layer, slot), kv.values(layer, slot), kv.type(),
                                  c.kv_dim(), (h / group) * c.head_dim};
       kernels::attend_head(s.q.data() + t * c.q_dim() + h * c.head_dim, view,
-                           batch.positions[t] + 1, c.head_dim, scale, scores,
+                           batch.positions[t] + 1, c.head_dim, scale,
                            s.att.data() + t * c.q_dim() + h * c.head_dim);
     }
   });
