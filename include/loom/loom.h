@@ -54,6 +54,11 @@ class Model {
                                 bool parse_special = false) const;
   std::string detokenize(std::span<const int32_t> tokens) const;
   int32_t bos_token() const;  // -1 when the vocabulary has none
+  int32_t n_vocab() const;
+  // The token's text as stored in the vocabulary (e.g. "▁the", "<0x0A>", "<s>").
+  std::string token_text(int32_t token) const;
+  // The bytes the token stands for in output text (may be part of a UTF-8 sequence).
+  std::string token_piece(int32_t token) const;
 
   struct Impl;
   const Impl& impl() const { return *impl_; }
