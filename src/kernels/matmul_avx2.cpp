@@ -209,6 +209,62 @@ struct Q4_0Kernel {
   }
 };
 
+// ---- the reference engine's summation order ---------------------------------------------
+// F32 weights, and float weights whose rows do not divide into 16, are summed in the order
+// the reference engine (ggml on an AVX-512 machine) uses, so that loom's logits agree with
+// it to ~1e-3 (tests/api/reference_test.cpp). Rows of 16k elements: one 16-lane FMA
+// accumulator (two __m256 here) reduced halves-quarters-pairs (its sgemm). Other rows:
+// four 16-lane accumulators per 64 elements combined (0+2)+(1+3), then the remaining
+// elements added in double (its vec_dot).
+// 16 lanes (lanes 0-7 in lo, 8-15 in hi) reduced as _mm512_reduce_add_ps does.
+inline float reduce16(__m256 lo, __m256 hi) {
+  return hsum(_mm256_add_ps(hi, lo));
+}
+
+template <DType kType>
+float dot_reference_order(const uint8_t* row, const float* x, int64_t n) {
+  if (n % 16 == 0) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int64_t k = 0; k < n; k += 16) {
+      lo = _mm256_fmadd_ps(load8<kType>(row, k), _mm256_loadu_ps(x + k), lo);
+      hi = _mm256_fmadd_ps(load8<kType>(row, k + 8), _mm256_loadu_ps(x + k + 8), hi);
+    }
+    return reduce16(lo, hi);
+  }
+  const int64_t np = n / 64 * 64;
+  double sum = 0;
+  if (np > 0) {
+    __m256 lo[4], hi[4];
+    for (int j = 0; j < 4; ++j) lo[j] = hi[j] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < np; k += 64) {
+      for (int j = 0; j < 4; ++j) {
+        const int64_t e = k + 16 * j;
+        lo[j] = _mm256_fmadd_ps(load8<kType>(row, e), _mm256_loadu_ps(x + e), lo[j]);
+        hi[j] = _mm256_fmadd_ps(load8<kType>(row, e + 8), _mm256_loadu_ps(x + e + 8), hi[j]);
+      }
+    }
+    sum = reduce16(_mm256_add_ps(_mm256_add_ps(lo[0], lo[2]), _mm256_add_ps(lo[1], lo[3])),
+                   _mm256_add_ps(_mm256_add_ps(hi[0], hi[2]), _mm256_add_ps(hi[1], hi[3])));
+  }
+  for (int64_t k = np; k < n; ++k) {
+    sum += static_cast<double>(scalar::widen(kType, row, k) * x[k]);
+  }
+  return static_cast<float>(sum);
+}
+
+template <DType kType>
+void reference_order_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end,
+                          const Activations& a, float* y) {
+  const int64_t stride = row_bytes(w.type, w.cols);
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    for (int64_t t = 0; t < a.n_tokens; ++t) {
+      y[t * w.rows + r] =
+          dot_reference_order<kType>(base + r * stride, a.values + t * w.cols, w.cols);
+    }
+  }
+}
+
 // ---- tiling -----------------------------------------------------------------------------
 
 constexpr int kMaxTileRows = 4;
@@ -290,7 +346,6 @@ void run_rows(const TileTable& table, const WeightMatrix& w, int64_t row_begin, 
   }
 }
 
-constexpr TileTable kF32Tiles = make_table<FloatKernel<DType::F32>>();
 constexpr TileTable kF16Tiles = make_table<FloatKernel<DType::F16>>();
 constexpr TileTable kBF16Tiles = make_table<FloatKernel<DType::BF16>>();
 constexpr TileTable kQ8_0Tiles = make_table<Q8_0Kernel>();
@@ -365,10 +420,14 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
                  float* y) {
   switch (w.type) {
     case DType::F32:
-      return run_rows(kF32Tiles, w, row_begin, row_end, a, y);
+      return reference_order_rows<DType::F32>(w, row_begin, row_end, a, y);
     case DType::F16:
+      if (uses_reference_order(w))
+        return reference_order_rows<DType::F16>(w, row_begin, row_end, a, y);
       return run_rows(kF16Tiles, w, row_begin, row_end, a, y);
     case DType::BF16:
+      if (uses_reference_order(w))
+        return reference_order_rows<DType::BF16>(w, row_begin, row_end, a, y);
       return run_rows(kBF16Tiles, w, row_begin, row_end, a, y);
     case DType::Q8_0:
       return run_rows(kQ8_0Tiles, w, row_begin, row_end, a, y);

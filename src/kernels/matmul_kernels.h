@@ -34,7 +34,18 @@ inline bool uses_q8_0_activations(DType weight_type) {
 // scale into one load, and the scales of real weights touch only a few KiB of it.
 const float* fp16_table();
 
+// Float weights summed in the reference engine's order (see matmul_avx2.cpp): every F32
+// matrix, and F16/BF16 matrices whose rows do not divide into 16 elements. Other float
+// matrices use the faster tile order.
+inline bool uses_reference_order(const WeightMatrix& w) {
+  return w.type == DType::F32 || w.cols % 16 != 0;
+}
+
 namespace scalar {
+// Element k of a float-type row, widened to f32.
+float widen(DType type, const uint8_t* row, int64_t k);
+// The reference engine's order for one float dot product (bit-identical to AVX2's).
+float dot_reference_order(DType type, const uint8_t* row, const float* x, int64_t n);
 // One row of n (a multiple of 32) floats to Q8_0 planes, rounded as the x86 build of
 // ggml quantizes activations (quantize_row_q8_0, what llama.cpp runs): d = amax / 127,
 // q = x * (127 / amax) rounded half to even. The weight quantizer, quantize_row(Q8_0),

@@ -21,21 +21,63 @@ const float* fp16_table() {
 }
 
 namespace scalar {
+
+float widen(DType type, const uint8_t* row, int64_t k) {
+  switch (type) {
+    case DType::F16:
+      return fp16_to_fp32(reinterpret_cast<const uint16_t*>(row)[k]);
+    case DType::BF16:
+      return bf16_to_fp32(reinterpret_cast<const uint16_t*>(row)[k]);
+    default:
+      return reinterpret_cast<const float*>(row)[k];
+  }
+}
+
+namespace {
+
+// Sum of 16 lanes as _mm512_reduce_add_ps adds them: halves, quarters, then pairs.
+float reduce16(const float* v) {
+  float t8[8], t4[4];
+  for (int i = 0; i < 8; ++i) t8[i] = v[i + 8] + v[i];
+  for (int i = 0; i < 4; ++i) t4[i] = t8[i + 4] + t8[i];
+  return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}
+
+}  // namespace
+
+float dot_reference_order(DType type, const uint8_t* row, const float* x, int64_t n) {
+  float acc[4][16] = {};
+  if (n % 16 == 0) {
+    for (int64_t k = 0; k < n; k += 16) {
+      for (int l = 0; l < 16; ++l)
+        acc[0][l] = std::fma(widen(type, row, k + l), x[k + l], acc[0][l]);
+    }
+    return reduce16(acc[0]);
+  }
+  const int64_t np = n / 64 * 64;
+  double sum = 0;
+  if (np > 0) {
+    for (int64_t k = 0; k < np; k += 64) {
+      for (int j = 0; j < 4; ++j) {
+        for (int l = 0; l < 16; ++l) {
+          const int64_t e = k + 16 * j + l;
+          acc[j][l] = std::fma(widen(type, row, e), x[e], acc[j][l]);
+        }
+      }
+    }
+    float combined[16];
+    for (int l = 0; l < 16; ++l) combined[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    sum = reduce16(combined);
+  }
+  for (int64_t k = np; k < n; ++k) sum += static_cast<double>(widen(type, row, k) * x[k]);
+  return static_cast<float>(sum);
+}
+
 namespace {
 
 // Eight interleaved partial sums, added pairwise at the end.
 float sum_lanes(const float (&acc)[8]) {
   return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-float dot_f32(const float* w, const float* x, int64_t n) {
-  float acc[8] = {};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += w[k + j] * x[k + j];
-  }
-  for (int j = 0; k < n; ++k, ++j) acc[j] += w[k] * x[k];
-  return sum_lanes(acc);
 }
 
 template <typename Widen>
@@ -137,10 +179,19 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
   const float* f16 = fp16_table();
   switch (w.type) {
     case DType::F32:
-      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
-        return dot_f32(reinterpret_cast<const float*>(row), a.values + t * n, n);
-      });
-      return;
+    case DType::F16:
+    case DType::BF16:
+      if (uses_reference_order(w)) {
+        rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
+          return dot_reference_order(w.type, row, a.values + t * n, n);
+        });
+        return;
+      }
+      break;
+    default:
+      break;
+  }
+  switch (w.type) {
     case DType::F16:
       rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
         return dot_half(reinterpret_cast<const uint16_t*>(row), a.values + t * n, n,

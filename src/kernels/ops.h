@@ -26,7 +26,9 @@ void rope_rotate(float* x, int64_t n_rot, const float* cos_sin);
 // In-place softmax over n values.
 void softmax(float* x, int64_t n);
 
-// gate[i] = silu(gate[i]) * up[i]  (SwiGLU)
+// gate[i] = silu(gate[i]) * up[i]  (SwiGLU) over ONE row of n: as in the reference engine,
+// blocks of 16 use a vectorised e^x and the last n % 16 elements libm's, so call it per row
+// (a token's result must not depend on the batch).
 void swiglu(float* gate, const float* up, int64_t n);
 
 // y[i] += x[i]
@@ -36,6 +38,9 @@ namespace ref {
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out);
 void softmax(float* x, int64_t n);
 void swiglu(float* gate, const float* up, int64_t n);
+// The pieces of swiglu: the reference engine's vectorised e^x, and the libm tail.
+float expf_ggml(float x);
+void swiglu_tail(float* gate, const float* up, int64_t n);
 }  // namespace ref
 
 }  // namespace loom::kernels

@@ -31,12 +31,35 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= scale;
 }
 
-// silu(g) = g / (1 + e^-g), as ggml_silu_f32.
-void swiglu(float* gate, const float* up, int64_t n) {
+float expf_ggml(float x) {
+  const float r = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, r);
+  const float n = z - r;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                                    std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+                           u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  return std::ldexp(j, static_cast<int>(n));
+}
+
+// silu(g) = g / (1 + e^-g), as ggml_silu_f32 with libm's expf.
+void swiglu_tail(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     gate[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+// ggml_vec_swiglu_f32 of the reference engine's AVX-512 build: blocks of 16 use its
+// vectorised exponential, the rest libm's.
+void swiglu(float* gate, const float* up, int64_t n) {
+  const int64_t blocked = n / 16 * 16;
+  for (int64_t i = 0; i < blocked; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + expf_ggml(0.0f - g)) * up[i];
+  }
+  swiglu_tail(gate + blocked, up + blocked, n - blocked);
 }
 
 }  // namespace loom::kernels::ref

@@ -151,7 +151,9 @@ void LlamaTransformer::feed_forward_block(int64_t n, const LlamaLayerWeights& w,
   const ModelConfig& c = config_;
   kernels::matmul(w.w_gate, s.xb.data(), n, s.gate.data(), pool, s.matmul);
   kernels::matmul(w.w_up, s.xb.data(), n, s.up.data(), pool, s.matmul);
-  kernels::swiglu(s.gate.data(), s.up.data(), n * c.n_ff);
+  for (int64_t t = 0; t < n; ++t) {
+    kernels::swiglu(s.gate.data() + t * c.n_ff, s.up.data() + t * c.n_ff, c.n_ff);
+  }
   kernels::matmul(w.w_down, s.gate.data(), n, s.proj.data(), pool, s.matmul);
 }
 

