@@ -1,9 +1,13 @@
 #include "tokenizer/bpe_tokenizer.h"
 
+#include <fmt/core.h>
+
+#include <algorithm>
 #include <queue>
 
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/utf8.h"
 #include "tokenizer/vocab.h"
 
 namespace loom {
@@ -36,31 +40,75 @@ struct BigramOrder {
 
 }  // namespace
 
-BpeTokenizer::BpeTokenizer(Vocab& vocab)
-    : pre_tokenizer_(std::make_unique<PreTokenizer>(vocab.pre)) {
+BpeTokenizer::BpeTokenizer(Vocab& vocab, BpeOptions options)
+    : pre_tokenizer_(options.pre_tokenizer ? std::move(options.pre_tokenizer)
+                                           : std::make_unique<PreTokenizer>(vocab.pre)),
+      normalizer_(std::move(options.normalizer)),
+      byte_level_(options.byte_level),
+      byte_fallback_(options.byte_fallback),
+      fuse_unknown_(options.fuse_unknown) {
   init_common(vocab);
   for (int b = 0; b < 256; ++b) {
-    byte_ids_[b] = find_token(byte_level::encode_byte(static_cast<unsigned char>(b)));
+    byte_ids_[b] = byte_level_ ? find_token(byte_level::encode_byte(static_cast<unsigned char>(b)))
+                               : find_token(fmt::format("<0x{:02X}>", b));
   }
   // A merge whose parts or result are not tokens can never fire on token ids; such
   // merges do not occur in real vocabularies (Hugging Face rejects them).
-  merges_.reserve(vocab.merges.size());
-  for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
-    const std::string& merge = vocab.merges[rank];
-    const size_t space = merge.find(' ', 1);
-    if (space == std::string::npos) {
-      fail("tokenizer: tokenizer.ggml.merges[{}] = \"{}\" is not \"left right\"", rank, merge);
+  if (!options.merge_pairs.empty()) {
+    merges_.reserve(options.merge_pairs.size());
+    for (size_t rank = 0; rank < options.merge_pairs.size(); ++rank) {
+      const auto& [left, right] = options.merge_pairs[rank];
+      add_merge(left, right, static_cast<int32_t>(rank));
     }
-    const int32_t left = find_token(std::string_view(merge).substr(0, space));
-    const int32_t right = find_token(std::string_view(merge).substr(space + 1));
-    const int32_t result = find_token(merge.substr(0, space) + merge.substr(space + 1));
-    if (left < 0 || right < 0 || result < 0) continue;
-    merges_.try_emplace(pair_key(left, right), Merge{static_cast<int32_t>(rank), result});
+  } else {
+    merges_.reserve(vocab.merges.size());
+    for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
+      const std::string& merge = vocab.merges[rank];
+      const size_t space = merge.find(' ', 1);
+      if (space == std::string::npos) {
+        fail("tokenizer: tokenizer.ggml.merges[{}] = \"{}\" is not \"left right\"", rank, merge);
+      }
+      add_merge(std::string_view(merge).substr(0, space), std::string_view(merge).substr(space + 1),
+                static_cast<int32_t>(rank));
+    }
   }
-  normal_pieces_.resize(tokens_.size());
+  pieces_.resize(tokens_.size());
   for (size_t id = 0; id < tokens_.size(); ++id) {
-    if (types_[id] == TokenType::kNormal) normal_pieces_[id] = byte_level::decode(tokens_[id]);
+    const std::string& text = tokens_[id];
+    if (types_[id] == TokenType::kByte) {
+      // <0xNN>: the byte it names.
+      if (text.size() == 6 && text.starts_with("<0x") && text.back() == '>') {
+        pieces_[id] = static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16));
+      }
+    } else if (types_[id] == TokenType::kNormal) {
+      if (byte_level_) {
+        pieces_[id] = byte_level::decode(text);
+      } else if (options.decode_metaspace) {
+        static constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581
+        std::string piece;
+        for (size_t i = 0; i < text.size();) {
+          if (std::string_view(text).substr(i, kMetaspace.size()) == kMetaspace) {
+            piece += ' ';
+            i += kMetaspace.size();
+          } else {
+            piece += text[i++];
+          }
+        }
+        pieces_[id] = std::move(piece);
+      } else {
+        pieces_[id] = text;
+      }
+    }
   }
+}
+
+void BpeTokenizer::add_merge(std::string_view left_text, std::string_view right_text,
+                             int32_t rank) {
+  const int32_t left = find_token(left_text);
+  const int32_t right = find_token(right_text);
+  const int32_t result = find_token(std::string(left_text) + std::string(right_text));
+  if (left < 0 || right < 0 || result < 0) return;
+  merges_.try_emplace(pair_key(left, right), Merge{rank, result});
 }
 
 std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_special,
@@ -73,28 +121,67 @@ std::vector<int32_t> BpeTokenizer::encode(std::string_view text, bool add_specia
       out.push_back(fragment.token);
       continue;
     }
+    std::string normalized;
+    std::string_view raw = fragment.text;
+    if (normalizer_) {
+      normalized = normalizer_->normalize(raw);
+      raw = normalized;
+    }
     words.clear();
-    pre_tokenizer_->split(fragment.text, words);
+    pre_tokenizer_->split(raw, words);
     for (std::string_view word : words) encode_word(word, out);
   }
   if (add_special && add_eos_ && eos_id_ >= 0) out.push_back(eos_id_);
   return out;
 }
 
+void BpeTokenizer::initial_symbols(std::string_view word, std::vector<int32_t>& ids) const {
+  if (byte_level_) {
+    for (const char c : word) ids.push_back(byte_ids_[static_cast<uint8_t>(c)]);
+    return;
+  }
+  // Character level, as Hugging Face's BPE starts a word: each character's token, else
+  // (byte_fallback) its byte tokens when all exist, else the unknown token.
+  for (size_t i = 0; i < word.size();) {
+    const utf8::Decoded d = utf8::decode_front(word.substr(i));
+    const size_t length = d.status == utf8::Status::kValid ? d.length : 1;
+    const std::string_view character = word.substr(i, length);
+    i += length;
+    if (const int32_t id = find_token(character); id >= 0) {
+      ids.push_back(id);
+      continue;
+    }
+    if (byte_fallback_ && std::all_of(character.begin(), character.end(), [this](char c) {
+          return byte_ids_[static_cast<uint8_t>(c)] >= 0;
+        })) {
+      for (const char c : character) ids.push_back(byte_ids_[static_cast<uint8_t>(c)]);
+      continue;
+    }
+    if (fuse_unknown_ && unk_id_ >= 0 && !ids.empty() && ids.back() == unk_id_) continue;
+    ids.push_back(unk_id_);
+  }
+}
+
 void BpeTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   if (pre_tokenizer_->ignore_merges()) {
     std::string encoded;
-    byte_level::encode(word, encoded);
+    if (byte_level_) {
+      byte_level::encode(word, encoded);
+    } else {
+      encoded = word;
+    }
     if (const int32_t id = find_token(encoded); id >= 0) {
       out.push_back(id);
       return;
     }
   }
 
-  std::vector<Symbol> symbols(word.size());
-  for (size_t i = 0; i < word.size(); ++i) {
-    symbols[i] = {byte_ids_[static_cast<uint8_t>(word[i])], static_cast<int32_t>(i) - 1,
-                  i + 1 < word.size() ? static_cast<int32_t>(i) + 1 : -1};
+  std::vector<int32_t> ids;
+  initial_symbols(word, ids);
+  std::vector<Symbol> symbols(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    symbols[i] = {ids[i], static_cast<int32_t>(i) - 1,
+                  i + 1 < ids.size() ? static_cast<int32_t>(i) + 1 : -1};
   }
   std::priority_queue<Bigram, std::vector<Bigram>, BigramOrder> queue;
   auto try_add_bigram = [&](int32_t left, int32_t right) {
@@ -123,7 +210,7 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out)
     try_add_bigram(bigram.left, left.next);
   }
 
-  for (int32_t i = word.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
+  for (int32_t i = symbols.empty() ? -1 : 0; i != -1; i = symbols[i].next) {
     if (symbols[i].id >= 0) {
       out.push_back(symbols[i].id);
     } else if (unk_id_ >= 0 && types_[unk_id_] == TokenType::kUnknown) {
@@ -147,8 +234,8 @@ std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const 
     case TokenType::kUserDefined:  // stored as raw text, not in the byte alphabet
       return tokens_[id];
     case TokenType::kNormal:
-      return normal_pieces_[id];
     case TokenType::kByte:
+      return pieces_[id];
     case TokenType::kUndefined:
     case TokenType::kUnused:
       break;
@@ -156,8 +243,8 @@ std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const 
   return {};
 }
 
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab& vocab) {
-  return std::make_unique<BpeTokenizer>(vocab);
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab& vocab, BpeOptions options) {
+  return std::make_unique<BpeTokenizer>(vocab, std::move(options));
 }
 
 }  // namespace loom

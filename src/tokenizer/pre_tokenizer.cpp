@@ -1,84 +1,12 @@
 #include "tokenizer/pre_tokenizer.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include <algorithm>
 
 #include "core/error.h"
+#include "tokenizer/pcre_regex.h"
 #include "tokenizer/utf8.h"
 
 namespace loom {
-
-// One compiled expression. Matching needs per-thread scratch (match data, JIT stack),
-// kept thread_local so a const tokenizer can be shared between threads.
-class Regex {
- public:
-  explicit Regex(std::string_view pattern) {
-    int error = 0;
-    PCRE2_SIZE offset = 0;
-    // UCP: \s \p{L} etc. by Unicode properties. DOLLAR_ENDONLY: `$` means the end of the
-    // piece, not "before a final newline". MATCH_INVALID_UTF: arbitrary bytes are legal
-    // input and simply never match.
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY | PCRE2_MATCH_INVALID_UTF,
-                          &error, &offset, nullptr);
-    if (code_ == nullptr) {
-      PCRE2_UCHAR message[256];
-      pcre2_get_error_message(error, message, sizeof(message));
-      fail("tokenizer: pre-tokenizer regex does not compile at offset {}: {}", offset,
-           reinterpret_cast<const char*>(message));
-    }
-    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);  // falls back to the interpreter on failure
-  }
-  ~Regex() { pcre2_code_free(code_); }
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-
-  // First match in subject[start..]: true and [begin, end) set, or false.
-  bool find(std::string_view subject, size_t start, size_t& begin, size_t& end) const {
-    Scratch& scratch = thread_scratch();
-    const int rc = pcre2_match(code_, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(),
-                               start, 0, scratch.match_data, scratch.context);
-    if (rc == PCRE2_ERROR_NOMATCH) return false;
-    if (rc < 0) {
-      PCRE2_UCHAR message[256];
-      pcre2_get_error_message(rc, message, sizeof(message));
-      fail("tokenizer: pre-tokenizer regex failed on a {}-byte piece: {}", subject.size(),
-           reinterpret_cast<const char*>(message));
-    }
-    const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(scratch.match_data);
-    begin = ovector[0];
-    end = ovector[1];
-    return true;
-  }
-
- private:
-  struct Scratch {
-    Scratch() {
-      match_data = pcre2_match_data_create(16, nullptr);
-      // Long runs (e.g. a megabyte of spaces) can need more than the default 32 KiB.
-      jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, nullptr);
-      context = pcre2_match_context_create(nullptr);
-      pcre2_jit_stack_assign(context, nullptr, jit_stack);
-    }
-    ~Scratch() {
-      pcre2_match_context_free(context);
-      pcre2_jit_stack_free(jit_stack);
-      pcre2_match_data_free(match_data);
-    }
-    pcre2_match_data* match_data;
-    pcre2_jit_stack* jit_stack;
-    pcre2_match_context* context;
-  };
-  static Scratch& thread_scratch() {
-    thread_local Scratch scratch;
-    return scratch;
-  }
-
-  pcre2_code* code_ = nullptr;
-};
-
 namespace {
 
 // The expressions, as the models' tokenizer.json files (and llama.cpp) give them.
@@ -155,6 +83,11 @@ PreTokenizer::PreTokenizer(std::string_view name) {
   for (const std::string& n : known_names()) known += (known.empty() ? "" : ", ") + n;
   fail("tokenizer: tokenizer.ggml.pre = \"{}\" is not a known pre-tokenizer (known: {})", name,
        known);
+}
+
+PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns, bool ignore_merges)
+    : ignore_merges_(ignore_merges) {
+  for (const std::string& pattern : patterns) regexes_.push_back(std::make_unique<Regex>(pattern));
 }
 
 PreTokenizer::~PreTokenizer() = default;

@@ -18,6 +18,10 @@ class PreTokenizer {
   // The pipeline for tokenizer.ggml.pre = `name` ("" when the key is absent: llama.cpp's
   // default pipeline). loom::Error naming the key and the value for an unknown name.
   explicit PreTokenizer(std::string_view name);
+  // A pipeline of explicit expressions (a tokenizer.json's Split patterns), run as above;
+  // an empty list leaves text unsplit. loom::Error naming the pattern when one does not
+  // compile.
+  PreTokenizer(const std::vector<std::string>& patterns, bool ignore_merges);
   ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
   PreTokenizer& operator=(const PreTokenizer&) = delete;

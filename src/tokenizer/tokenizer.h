@@ -35,6 +35,14 @@ class Tokenizer {
   // Builds the tokenizer named by tokenizer.ggml.model; loom::Error for an unknown or
   // inconsistent vocabulary (naming the key).
   static std::unique_ptr<Tokenizer> from_gguf(const gguf::GgufFile& file);
+  // From the text of a Hugging Face tokenizer.json and, optionally, of its
+  // tokenizer_config.json (BOS/EOS); see hf_tokenizer_json.h for what is supported.
+  // loom::Error naming `origin` and the field for anything invalid or unsupported.
+  static std::unique_ptr<Tokenizer> from_hf_json(std::string_view json,
+                                                 std::string_view config_json = {},
+                                                 std::string_view origin = "tokenizer.json");
+  // Reads a tokenizer.json file, and tokenizer_config.json beside it when there is one.
+  static std::unique_ptr<Tokenizer> from_hf_json_file(const std::string& path);
   virtual ~Tokenizer() = default;
 
   // add_special: add BOS/EOS as the metadata says (tokenizer.ggml.add_bos_token ...).

@@ -140,6 +140,8 @@ void read_tokens(const gguf::GgufFile& file, Vocab& vocab) {
   }
 }
 
+}  // namespace
+
 // End-of-generation ids: EOS/EOT/EOM plus tokens whose text marks an end of turn, as
 // llama.cpp does. Such tokens are made CONTROL so they never render or get matched in
 // user text.
@@ -178,6 +180,8 @@ void find_end_of_generation(Vocab& vocab) {
   }
   std::sort(vocab.end_of_generation.begin(), vocab.end_of_generation.end());
 }
+
+namespace {
 
 // Whitespace-swallowing special tokens, as llama.cpp sets them by model name.
 void set_strip_attributes(Vocab& vocab) {

@@ -47,4 +47,9 @@ struct Vocab {
 // mistyped or inconsistent, or for an unknown tokenizer.ggml.model.
 Vocab load_vocab(const gguf::GgufFile& file);
 
+// Fills end_of_generation (EOS/EOT/EOM plus end-of-turn tokens found by text, as llama.cpp
+// does) and makes those tokens CONTROL. load_vocab calls it; other vocabulary sources
+// (tokenizer.json) call it once tokens, types and special ids are set.
+void find_end_of_generation(Vocab& vocab);
+
 }  // namespace loom
