@@ -40,7 +40,7 @@ struct BigramOrder {
 
 }  // namespace
 
-BpeTokenizer::BpeTokenizer(Vocab& vocab, BpeOptions options)
+BpeTokenizer::BpeTokenizer(VocabData& vocab, BpeOptions options)
     : pre_tokenizer_(options.pre_tokenizer ? std::move(options.pre_tokenizer)
                                            : std::make_unique<PreTokenizer>(vocab.pre)),
       normalizer_(std::move(options.normalizer)),
@@ -243,7 +243,7 @@ std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const 
   return {};
 }
 
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab& vocab, BpeOptions options) {
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(VocabData& vocab, BpeOptions options) {
   return std::make_unique<BpeTokenizer>(vocab, std::move(options));
 }
 

@@ -38,7 +38,7 @@ struct BpeOptions {
 
 class BpeTokenizer final : public Tokenizer {
  public:
-  explicit BpeTokenizer(Vocab& vocab, BpeOptions options = {});
+  explicit BpeTokenizer(VocabData& vocab, BpeOptions options = {});
 
   std::vector<int32_t> encode(std::string_view text, bool add_special,
                               bool parse_special = false) const override;
@@ -73,6 +73,6 @@ class BpeTokenizer final : public Tokenizer {
   bool fuse_unknown_ = false;
 };
 
-std::unique_ptr<Tokenizer> make_bpe_tokenizer(Vocab& vocab, BpeOptions options = {});
+std::unique_ptr<Tokenizer> make_bpe_tokenizer(VocabData& vocab, BpeOptions options = {});
 
 }  // namespace loom

@@ -221,7 +221,7 @@ void read_post_processor(const json& node, const std::string& origin, HfSpec& sp
 
 // Token ids and texts from model.vocab and added_tokens; gaps become unused "[PAD<id>]".
 void read_tokens(const json& model, const json& added_tokens, const std::string& origin,
-                 Vocab& vocab) {
+                 VocabData& vocab) {
   const json& entries = model.at("vocab");
   if (!entries.is_object()) fail("{}: model.vocab is not an object of token -> id", origin);
   std::map<int64_t, std::string> by_id;
@@ -281,7 +281,7 @@ void read_tokens(const json& model, const json& added_tokens, const std::string&
   }
 }
 
-int32_t id_of(const Vocab& vocab, const std::string& text, const std::string& origin,
+int32_t id_of(const VocabData& vocab, const std::string& text, const std::string& origin,
               std::string_view key) {
   const auto it = std::find(vocab.tokens.begin(), vocab.tokens.end(), text);
   if (it == vocab.tokens.end()) fail("{}: {} \"{}\" is not a token", origin, key, text);
@@ -325,7 +325,7 @@ std::unique_ptr<Tokenizer> build(std::string_view json_text, std::string_view co
   read_decoder(root.value("decoder", json()), origin, spec);
   read_post_processor(root.value("post_processor", json()), origin, spec);
 
-  Vocab vocab;
+  VocabData vocab;
   vocab.model = spec.byte_level ? "gpt2" : "bpe";
   read_tokens(model, root.value("added_tokens", json()), origin, vocab);
   const int64_t n_vocab = static_cast<int64_t>(vocab.tokens.size());

@@ -59,7 +59,7 @@ int parse_byte_token(std::string_view text) {
 
 }  // namespace
 
-SpmTokenizer::SpmTokenizer(Vocab& vocab) : scores_(vocab.scores) {
+SpmTokenizer::SpmTokenizer(VocabData& vocab) : scores_(vocab.scores) {
   init_common(vocab);
   for (int b = 0; b < 256; ++b) byte_ids_[b] = find_token(fmt::format("<0x{:02X}>", b));
 }
@@ -198,7 +198,7 @@ std::string SpmTokenizer::token_to_piece(int32_t id, bool render_special) const 
   return {};
 }
 
-std::unique_ptr<Tokenizer> make_spm_tokenizer(Vocab& vocab) {
+std::unique_ptr<Tokenizer> make_spm_tokenizer(VocabData& vocab) {
   return std::make_unique<SpmTokenizer>(vocab);
 }
 

@@ -17,7 +17,7 @@ namespace loom {
 
 class SpmTokenizer final : public Tokenizer {
  public:
-  explicit SpmTokenizer(Vocab& vocab);
+  explicit SpmTokenizer(VocabData& vocab);
 
   std::vector<int32_t> encode(std::string_view text, bool add_special,
                               bool parse_special = false) const override;
@@ -33,6 +33,6 @@ class SpmTokenizer final : public Tokenizer {
   std::array<int32_t, 256> byte_ids_{};  // id of <0xNN>, -1 when the vocabulary lacks it
 };
 
-std::unique_ptr<Tokenizer> make_spm_tokenizer(Vocab& vocab);
+std::unique_ptr<Tokenizer> make_spm_tokenizer(VocabData& vocab);
 
 }  // namespace loom

@@ -12,7 +12,7 @@
 namespace loom {
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::GgufFile& file) {
-  Vocab vocab = load_vocab(file);
+  VocabData vocab = load_vocab(file);
   if (vocab.model == "llama") return make_spm_tokenizer(vocab);
   if (vocab.model == "gpt2") return make_bpe_tokenizer(vocab);
   if (vocab.model == "bert") return make_wordpiece_tokenizer(vocab);
@@ -22,7 +22,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::GgufFile& file) {
 
 Tokenizer::Tokenizer() = default;
 
-void Tokenizer::init_common(Vocab& vocab) {
+void Tokenizer::init_common(VocabData& vocab) {
   tokens_ = std::move(vocab.tokens);
   types_ = vocab.types;
   end_of_generation_ = vocab.end_of_generation;

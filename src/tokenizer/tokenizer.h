@@ -16,7 +16,7 @@ class GgufFile;
 
 namespace loom {
 
-struct Vocab;
+struct VocabData;
 class SpecialTokenSplitter;
 
 // Token attributes as GGUF numbers them (tokenizer.ggml.token_type).
@@ -80,7 +80,7 @@ class Tokenizer {
   Tokenizer(const Tokenizer&) = delete;
   Tokenizer& operator=(const Tokenizer&) = delete;
   // Takes the parts every model shares (texts, types, special ids, flags) from `vocab`.
-  void init_common(Vocab& vocab);
+  void init_common(VocabData& vocab);
 
   // A piece of the input: raw text still to tokenize, or one special token.
   struct Fragment {

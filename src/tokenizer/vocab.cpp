@@ -62,7 +62,7 @@ void read_flag(const gguf::GgufFile& file, std::string_view key, bool& flag) {
 }
 
 // Defaults llama.cpp uses per tokenizer model when the file does not say.
-void apply_model_defaults(Vocab& vocab) {
+void apply_model_defaults(VocabData& vocab) {
   const int64_t n_vocab = static_cast<int64_t>(vocab.tokens.size());
   auto in_vocab = [n_vocab](int32_t id) { return id < n_vocab ? id : -1; };
   if (vocab.model == "llama") {
@@ -95,7 +95,7 @@ void apply_model_defaults(Vocab& vocab) {
   }
 }
 
-void read_tokens(const gguf::GgufFile& file, Vocab& vocab) {
+void read_tokens(const gguf::GgufFile& file, VocabData& vocab) {
   const std::vector<std::string>* tokens = file.get_string_array(kTokensKey);
   if (tokens == nullptr) fail("tokenizer: {} is missing", kTokensKey);
   if (tokens->empty()) fail("tokenizer: {} is empty", kTokensKey);
@@ -145,7 +145,7 @@ void read_tokens(const gguf::GgufFile& file, Vocab& vocab) {
 // End-of-generation ids: EOS/EOT/EOM plus tokens whose text marks an end of turn, as
 // llama.cpp does. Such tokens are made CONTROL so they never render or get matched in
 // user text.
-void find_end_of_generation(Vocab& vocab) {
+void find_end_of_generation(VocabData& vocab) {
   std::unordered_map<std::string_view, int32_t> ids;
   for (size_t i = 0; i < vocab.tokens.size(); ++i) ids[vocab.tokens[i]] = static_cast<int32_t>(i);
 
@@ -184,7 +184,7 @@ void find_end_of_generation(Vocab& vocab) {
 namespace {
 
 // Whitespace-swallowing special tokens, as llama.cpp sets them by model name.
-void set_strip_attributes(Vocab& vocab) {
+void set_strip_attributes(VocabData& vocab) {
   const size_t n_vocab = vocab.tokens.size();
   vocab.lstrip.assign(n_vocab, false);
   vocab.rstrip.assign(n_vocab, false);
@@ -203,8 +203,8 @@ void set_strip_attributes(Vocab& vocab) {
 
 }  // namespace
 
-Vocab load_vocab(const gguf::GgufFile& file) {
-  Vocab vocab;
+VocabData load_vocab(const gguf::GgufFile& file) {
+  VocabData vocab;
   const std::optional<std::string> model = file.get_string(kModelKey);
   if (!model) fail("tokenizer: {} is missing; the file has no tokenizer", kModelKey);
   vocab.model = *model;

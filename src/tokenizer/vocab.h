@@ -15,7 +15,8 @@ class GgufFile;
 
 namespace loom {
 
-struct Vocab {
+// (Not loom::Vocab, which is the public vocabulary API in include/loom/vocab.h.)
+struct VocabData {
   std::string model;         // tokenizer.ggml.model: "llama", "gpt2", "bert"
   std::string pre;           // tokenizer.ggml.pre; "" when absent
   std::string general_name;  // general.name, lower-cased (some token attributes depend on it)
@@ -45,11 +46,11 @@ struct Vocab {
 
 // Reads and validates the vocabulary; loom::Error naming the key for anything missing,
 // mistyped or inconsistent, or for an unknown tokenizer.ggml.model.
-Vocab load_vocab(const gguf::GgufFile& file);
+VocabData load_vocab(const gguf::GgufFile& file);
 
 // Fills end_of_generation (EOS/EOT/EOM plus end-of-turn tokens found by text, as llama.cpp
 // does) and makes those tokens CONTROL. load_vocab calls it; other vocabulary sources
 // (tokenizer.json) call it once tokens, types and special ids are set.
-void find_end_of_generation(Vocab& vocab);
+void find_end_of_generation(VocabData& vocab);
 
 }  // namespace loom

@@ -16,7 +16,7 @@ constexpr size_t kMaxWordChars = 100;
 
 }  // namespace
 
-WordPieceTokenizer::WordPieceTokenizer(Vocab& vocab) {
+WordPieceTokenizer::WordPieceTokenizer(VocabData& vocab) {
   init_common(vocab);
   if (unk_id_ < 0) fail("tokenizer: WordPiece needs tokenizer.ggml.unknown_token_id");
   // Every word is stored with a leading U+2581 that renders as a space; decode drops the
@@ -94,7 +94,7 @@ std::string WordPieceTokenizer::token_to_piece(int32_t id, bool render_special) 
   return {};
 }
 
-std::unique_ptr<Tokenizer> make_wordpiece_tokenizer(Vocab& vocab) {
+std::unique_ptr<Tokenizer> make_wordpiece_tokenizer(VocabData& vocab) {
   return std::make_unique<WordPieceTokenizer>(vocab);
 }
 

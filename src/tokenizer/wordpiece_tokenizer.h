@@ -16,7 +16,7 @@ namespace loom {
 
 class WordPieceTokenizer final : public Tokenizer {
  public:
-  explicit WordPieceTokenizer(Vocab& vocab);
+  explicit WordPieceTokenizer(VocabData& vocab);
 
   std::vector<int32_t> encode(std::string_view text, bool add_special,
                               bool parse_special = false) const override;
@@ -28,6 +28,6 @@ class WordPieceTokenizer final : public Tokenizer {
   size_t max_token_bytes_ = 0;
 };
 
-std::unique_ptr<Tokenizer> make_wordpiece_tokenizer(Vocab& vocab);
+std::unique_ptr<Tokenizer> make_wordpiece_tokenizer(VocabData& vocab);
 
 }  // namespace loom
