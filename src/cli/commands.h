@@ -13,5 +13,6 @@ Command add_run(CLI::App& app);
 Command add_info(CLI::App& app);
 Command add_perplexity(CLI::App& app);
 Command add_synth(CLI::App& app);
+Command add_tokenize(CLI::App& app);
 
 }  // namespace loom::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add(loom::cli::add_info);
   add(loom::cli::add_perplexity);
   add(loom::cli::add_synth);
+  add(loom::cli::add_tokenize);
 
   try {
     app.parse(argc, argv);
