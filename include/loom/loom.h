@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,53 +72,124 @@ class Model {
 struct EngineOptions {
   int threads = 0;              // 0 = one per core
   int64_t context = 0;          // positions per sequence; 0 = min(training context, 4096)
-  int32_t max_sequences = 1;    // sequences that can run at once
+  int32_t max_sequences = 1;    // sequences that run at once (continuous batching)
+  int32_t max_queue = 64;       // requests that may wait for a free sequence; more are refused
   int64_t batch_tokens = 512;   // most positions computed in one step
   std::string kv_type = "f16";  // "f16" or "f32"
 };
 
+// Every decoding control, under the names llama.cpp / vLLM / OpenAI use. Values out of
+// range are errors (loom::Error naming the field), never clamped.
 struct SamplingOptions {
-  float temperature = 0.8f;      // 0 = greedy
-  int32_t top_k = 40;            // 0 = off
-  float top_p = 0.95f;           // 1 = off
-  float min_p = 0.05f;           // 0 = off
-  std::optional<uint64_t> seed;  // none: a random seed, reported in the Completion
+  float temperature = 0.8f;         // 0 = greedy
+  int32_t top_k = 40;               // 0 = off
+  float top_p = 0.95f;              // 1 = off
+  float min_p = 0.05f;              // 0 = off
+  float typical_p = 1.0f;           // 1 = off
+  float repetition_penalty = 1.0f;  // llama.cpp/CTRL: positive logits / p, negative * p
+  int32_t repeat_last_n = 64;       // window of the repetition penalty; -1 = whole context
+  float presence_penalty = 0.0f;    // OpenAI semantics, over generated tokens
+  float frequency_penalty = 0.0f;
+  std::map<int32_t, float> logit_bias;  // token -> added bias; <= -100 bans the token
+  std::optional<uint64_t> seed;         // none: a random seed, reported in the Completion
 };
 
 struct Request {
   std::string prompt;
+  std::vector<int32_t> prompt_tokens;  // when not empty: used as is instead of `prompt`
   int64_t max_tokens = 128;
+  int64_t min_tokens = 0;  // end-of-generation and stop tokens are banned before this many
   SamplingOptions sampling;
-  bool add_special = true;     // BOS/EOS as the model's metadata says
-  bool parse_special = false;  // recognise control-token text in the prompt
+  std::vector<std::string> stop;     // stop strings; the matched string is not returned
+  std::vector<int32_t> stop_tokens;  // stop token ids (not returned)
+  bool add_special = true;           // BOS/EOS as the model's metadata says
+  bool parse_special = false;        // recognise control-token text in the prompt
   bool ignore_eos = false;
+  int32_t logprobs = -1;        // -1: none; 0..20: each token's log-probability and this many top
+                                // alternatives, from the distribution before truncation
+  int32_t n = 1;                // completions returned
+  int32_t best_of = 0;          // 0: n; else sample best_of and return the n best by mean logprob
+  int32_t num_beams = 0;        // > 0: beam search with this many beams, returning the n best
+  float length_penalty = 1.0f;  // beam score = sum logprob / length^length_penalty
+  bool early_stopping = false;  // beam search ends once num_beams beams have finished
+  std::string grammar;          // GBNF; every completion matches it (empty: unconstrained)
 };
 
 enum class FinishReason { kStop, kLength };
 const char* to_string(FinishReason reason);
 
-// One generated token; `text` is the UTF-8 that became complete with it (possibly empty).
+struct TokenLogprob {
+  int32_t token = -1;
+  std::string bytes;  // the token's piece (may be part of a UTF-8 sequence)
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;  // most likely alternatives, best first
+};
+
+// One generated token of choice `index`; `text` is the UTF-8 that became complete and
+// safe to show with it (possibly empty: held back for a pending stop string or an
+// incomplete character). The last event of a choice has `finished` set.
 struct TokenEvent {
+  int32_t index = 0;
   int32_t token = -1;
   std::string text;
+  std::optional<TokenLogprob> logprob;
+  bool finished = false;
+  FinishReason finish_reason = FinishReason::kLength;
 };
 
 struct Timings {
   int64_t prompt_tokens = 0;
-  int64_t generated_tokens = 0;
-  double time_to_first_token_s = 0;  // request start to first sampled token (prefill)
+  int64_t generated_tokens = 0;      // over all choices
+  double queue_s = 0;                // submit to start of prefill
+  double time_to_first_token_s = 0;  // submit to first sampled token
   double decode_s = 0;               // first to last sampled token
   double prefill_tokens_per_s = 0;
   double decode_tokens_per_s = 0;
-  int64_t prefill_steps = 0;  // forward passes that computed prompt positions
+  int64_t prefill_steps = 0;       // forward passes that computed prompt positions
+  int64_t prompt_evaluations = 0;  // times the prompt was computed (1 for any n / beams)
 };
 
-struct Completion {
+struct Choice {
+  int32_t index = 0;
   std::string text;
   std::vector<int32_t> tokens;  // generated tokens (not the prompt)
   FinishReason finish_reason = FinishReason::kLength;
+  std::vector<TokenLogprob> logprobs;  // when requested
+  double cumulative_logprob = 0;       // sum of the chosen tokens' log-probabilities
+  double score = 0;                    // beam search: the length-penalised score
+};
+
+struct Completion {
+  std::vector<Choice> choices;
   uint64_t seed = 0;
   Timings timings;
+
+  const Choice& first() const { return choices.at(0); }
+};
+
+using RequestId = uint64_t;
+
+struct RequestCallbacks {
+  std::function<void(const TokenEvent&)> on_token;   // called on the engine's thread
+  std::function<void(Completion)> on_done;           // after the last token event
+  std::function<void(const std::string&)> on_error;  // a failure after submit
+};
+
+struct EngineStats {
+  int32_t max_sequences = 0;
+  int32_t running = 0;  // sequences being computed
+  int32_t waiting = 0;  // requests queued for a free sequence
+  int64_t kv_capacity_tokens = 0;
+  int64_t kv_used_tokens = 0;
+  int64_t prompt_tokens_total = 0;
+  int64_t generated_tokens_total = 0;
+  int64_t requests_finished = 0;
+};
+
+// Thrown by submit() when every sequence is busy and the queue is full: try again later.
+class QueueFullError : public Error {
+ public:
+  using Error::Error;
 };
 
 class Engine {
@@ -129,10 +201,19 @@ class Engine {
 
   int64_t context() const;
   int threads() const;
+  const EngineOptions& options() const;
 
-  // Generates a completion, calling on_token for every token as it is produced.
+  // Generates synchronously, calling on_token for every token as it is produced.
   Completion generate(const Request& request,
                       const std::function<void(const TokenEvent&)>& on_token = {});
+
+  // Queues a request; it joins the running batch at the next step (continuous batching).
+  // Thread-safe. Validates the request first (loom::Error naming the field); throws
+  // QueueFullError when the queue is full. Callbacks run on the engine's thread.
+  RequestId submit(Request request, RequestCallbacks callbacks);
+  // Stops a request at once and frees its cache; its on_done is not called. Thread-safe.
+  void cancel(RequestId id);
+  EngineStats stats() const;
 
   // Logits (tokens.size() rows of n_vocab) of every position, from an empty cache.
   std::vector<float> evaluate(std::span<const int32_t> tokens);

@@ -1,11 +1,10 @@
 #include <algorithm>
+#include <future>
 #include <random>
 
-#include "api/model_impl.h"
+#include "api/engine_impl.h"
 #include "core/error.h"
 #include "core/timing.h"
-#include "runtime/engine_core.h"
-#include "tokenizer/incremental_detokenizer.h"
 
 namespace loom {
 namespace {
@@ -13,6 +12,7 @@ namespace {
 // The context a user gets without asking: the training context, capped so that a model
 // trained on 128k positions does not reserve gigabytes of KV cache by default.
 constexpr int64_t kDefaultContextCap = 4096;
+constexpr int32_t kMaxLogprobs = 20;
 
 DType kv_type_from(const std::string& name) {
   if (name == "f16") return DType::F16;
@@ -26,20 +26,23 @@ SamplingParams to_params(const SamplingOptions& o, uint64_t seed) {
   p.top_k = o.top_k;
   p.top_p = o.top_p;
   p.min_p = o.min_p;
+  p.typical_p = o.typical_p;
+  p.repetition_penalty = o.repetition_penalty;
+  p.repeat_last_n = o.repeat_last_n;
+  p.presence_penalty = o.presence_penalty;
+  p.frequency_penalty = o.frequency_penalty;
+  p.logit_bias.assign(o.logit_bias.begin(), o.logit_bias.end());
   p.seed = seed;
   return p;
 }
 
 }  // namespace
 
-struct Engine::Impl {
-  std::shared_ptr<const Model> model;
-  std::unique_ptr<EngineCore> core;
-};
-
 Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
     : impl_(std::make_unique<Impl>()) {
   const Model::Impl& m = model->impl();
+  if (options.threads < 0) fail("threads must be >= 0 (0 = one per core), got {}", options.threads);
+  if (options.max_queue < 0) fail("max_queue must be >= 0, got {}", options.max_queue);
   EngineCoreOptions core_options;
   core_options.threads = options.threads;
   core_options.context = options.context > 0
@@ -48,12 +51,22 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   core_options.max_sequences = options.max_sequences;
   core_options.batch_tokens = options.batch_tokens;
   core_options.kv_type = kv_type_from(options.kv_type);
-  if (options.threads < 0) fail("threads must be >= 0 (0 = one per core), got {}", options.threads);
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
+  impl_->tokenizer = m.tokenizer.get();
+  impl_->options = options;
+  impl_->options.context = core_options.context;
   impl_->model = std::move(model);
+  impl_->loop_thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stop = true;
+  }
+  impl_->wake.notify_all();
+  impl_->loop_thread.join();
+}
 
 int64_t Engine::context() const {
   return impl_->core->context();
@@ -61,77 +74,310 @@ int64_t Engine::context() const {
 int Engine::threads() const {
   return impl_->core->threads();
 }
+const EngineOptions& Engine::options() const {
+  return impl_->options;
+}
+
+RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
+  Impl& e = *impl_;
+  const Tokenizer& tokenizer = *e.tokenizer;
+  auto r = std::make_unique<RequestState>();
+  r->submit_time = now_seconds();
+
+  const int32_t n_vocab = tokenizer.n_vocab();
+  if (request.n < 1) fail("n must be >= 1, got {}", request.n);
+  if (request.best_of != 0 && request.best_of < request.n) {
+    fail("best_of must be >= n ({}), got {}", request.n, request.best_of);
+  }
+  if (request.num_beams < 0) fail("num_beams must be >= 0, got {}", request.num_beams);
+  if (request.num_beams > 0 && request.n > request.num_beams) {
+    fail("n ({}) must not exceed num_beams ({})", request.n, request.num_beams);
+  }
+  if (request.num_beams > 0 && request.best_of > 0) {
+    fail("best_of cannot be combined with beam search (num_beams)");
+  }
+  if (request.logprobs < -1 || request.logprobs > kMaxLogprobs) {
+    fail("logprobs must be between 0 and {} (or -1 for none), got {}", kMaxLogprobs,
+         request.logprobs);
+  }
+  if (request.max_tokens < 0) fail("max_tokens must be >= 0, got {}", request.max_tokens);
+  if (request.min_tokens < 0 || request.min_tokens > request.max_tokens) {
+    fail("min_tokens must be between 0 and max_tokens ({}), got {}", request.max_tokens,
+         request.min_tokens);
+  }
+  if (!std::isfinite(request.length_penalty)) fail("length_penalty must be a finite number");
+  for (int32_t token : request.stop_tokens) {
+    if (token < 0 || token >= n_vocab) {
+      fail("stop token id {} is not in the vocabulary [0, {})", token, n_vocab);
+    }
+  }
+  if (!request.grammar.empty()) {
+    fail("grammar: constrained decoding is not available in this build yet");
+  }
+  const uint64_t seed = request.sampling.seed ? *request.sampling.seed : std::random_device{}();
+  r->params = to_params(request.sampling, seed);
+  validate(r->params, n_vocab);
+
+  r->prompt = request.prompt_tokens.empty()
+                  ? tokenizer.encode(request.prompt, request.add_special, request.parse_special)
+                  : request.prompt_tokens;
+  if (r->prompt.empty()) fail("the prompt is empty: at least one token is needed");
+  for (int32_t token : r->prompt) {
+    if (token < 0 || token >= n_vocab) fail("prompt token id {} is not in the vocabulary", token);
+  }
+  const int64_t needed = static_cast<int64_t>(r->prompt.size()) + request.max_tokens;
+  if (needed > context()) {
+    fail(
+        "the prompt ({} tokens) plus max_tokens ({}) needs {} positions, more than the context "
+        "size {}: shorten the prompt, lower max_tokens or raise the context size",
+        r->prompt.size(), request.max_tokens, needed, context());
+  }
+  r->samples = std::max(request.n, request.best_of);
+  r->slots = request.num_beams > 0 ? request.num_beams : r->samples;
+  if (r->slots > e.core->max_sequences()) {
+    fail(
+        "this request needs {} sequences at once (n, best_of or num_beams) but the engine runs at "
+        "most {}: lower it or raise --parallel",
+        r->slots, e.core->max_sequences());
+  }
+  if (!request.ignore_eos) {
+    for (int32_t t = 0; t < n_vocab; ++t) {
+      if (tokenizer.is_end_of_generation(t)) r->stop_tokens.push_back(t);
+    }
+  }
+  r->stop_tokens.insert(r->stop_tokens.end(), request.stop_tokens.begin(),
+                        request.stop_tokens.end());
+  r->timings.prompt_tokens = static_cast<int64_t>(r->prompt.size());
+  r->request = std::move(request);
+  r->callbacks = std::move(callbacks);
+
+  RequestId id;
+  {
+    std::lock_guard lock(e.mutex);
+    if (static_cast<int32_t>(e.queue.size()) >= e.options.max_queue &&
+        e.core->free_slots() < r->slots) {
+      throw QueueFullError(fmt::format(
+          "the server is busy: {} requests are waiting for a free sequence; try again later",
+          e.queue.size()));
+    }
+    id = e.next_id++;
+    r->id = id;
+    e.queue.push_back(std::move(r));
+  }
+  e.wake.notify_all();
+  return id;
+}
+
+void Engine::cancel(RequestId id) {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->cancelled.insert(id);
+  }
+  impl_->wake.notify_all();
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  EngineStats s;
+  s.max_sequences = impl_->core->max_sequences();
+  s.running = impl_->running_snapshot;
+  s.waiting = static_cast<int32_t>(impl_->queue.size());
+  s.kv_capacity_tokens = impl_->core->context() * s.max_sequences;
+  s.kv_used_tokens = impl_->kv_used_snapshot;
+  s.prompt_tokens_total = impl_->core->counters().prompt_positions;
+  s.generated_tokens_total = impl_->core->counters().generated_positions;
+  s.requests_finished = impl_->requests_finished;
+  return s;
+}
 
 Completion Engine::generate(const Request& request,
                             const std::function<void(const TokenEvent&)>& on_token) {
-  const double start = now_seconds();
-  const Tokenizer& tokenizer = *impl_->model->impl().tokenizer;
-  EngineCore& core = *impl_->core;
-
-  Completion result;
-  result.seed = request.sampling.seed ? *request.sampling.seed : std::random_device{}();
-  std::vector<int32_t> prompt =
-      tokenizer.encode(request.prompt, request.add_special, request.parse_special);
-  result.timings.prompt_tokens = static_cast<int64_t>(prompt.size());
-  const int64_t prefill_steps_before = core.counters().steps;
-  const int64_t id = core.add_sequence(std::move(prompt), to_params(request.sampling, result.seed),
-                                       request.max_tokens);
-
-  IncrementalDetokenizer detokenizer(tokenizer);
-  double first_token_time = 0;
-  double last_token_time = 0;
-  try {
-    while (request.max_tokens > 0) {
-      const std::span<const EngineCore::Sampled> sampled = core.step();
-      if (sampled.empty()) continue;  // a prefill chunk that did not reach the end yet
-      const int32_t token = sampled.front().token;
-      last_token_time = now_seconds();
-      if (result.tokens.empty()) {
-        first_token_time = last_token_time;
-        result.timings.prefill_steps = core.counters().steps - prefill_steps_before;
-      }
-      if (!request.ignore_eos && tokenizer.is_end_of_generation(token)) {
-        result.finish_reason = FinishReason::kStop;
-        break;
-      }
-      result.tokens.push_back(token);
-      TokenEvent event{token, detokenizer.push(token)};
-      result.text += event.text;
-      if (on_token) on_token(event);
-      if (static_cast<int64_t>(result.tokens.size()) >= request.max_tokens) {
-        result.finish_reason = FinishReason::kLength;
-        break;
-      }
-    }
-  } catch (...) {
-    core.remove_sequence(id);
-    throw;
-  }
-  core.remove_sequence(id);
-  const std::string rest = detokenizer.flush();
-  if (!rest.empty()) {
-    result.text += rest;
-    if (on_token) on_token(TokenEvent{-1, rest});
-  }
-
-  Timings& t = result.timings;
-  t.generated_tokens = static_cast<int64_t>(result.tokens.size());
-  if (first_token_time > 0) {
-    t.time_to_first_token_s = first_token_time - start;
-    t.prefill_tokens_per_s = static_cast<double>(t.prompt_tokens) / t.time_to_first_token_s;
-    t.decode_s = last_token_time - first_token_time;
-    // The first token comes from the prefill; the decode rate counts the steps after it.
-    const int64_t decode_steps =
-        t.generated_tokens - 1 + (result.finish_reason == FinishReason::kStop ? 1 : 0);
-    if (decode_steps > 0 && t.decode_s > 0) t.decode_tokens_per_s = decode_steps / t.decode_s;
-  }
-  return result;
+  std::promise<Completion> done;
+  std::future<Completion> result = done.get_future();
+  RequestCallbacks callbacks;
+  callbacks.on_token = on_token;
+  callbacks.on_done = [&done](Completion c) { done.set_value(std::move(c)); };
+  callbacks.on_error = [&done](const std::string& message) {
+    done.set_exception(std::make_exception_ptr(Error(message)));
+  };
+  submit(request, std::move(callbacks));
+  return result.get();
 }
 
 std::vector<float> Engine::evaluate(std::span<const int32_t> tokens) {
   std::vector<float> logits(tokens.size() * impl_->core->config().n_vocab);
+  std::lock_guard lock(impl_->core_mutex);
   impl_->core->evaluate(tokens, logits.data());
   return logits;
+}
+
+// ---- the loop ----------------------------------------------------------------------------
+
+void Engine::Impl::loop() {
+  for (;;) {
+    std::set<RequestId> to_cancel;
+    {
+      std::unique_lock lock(mutex);
+      wake.wait(lock, [&] {
+        return stop || !cancelled.empty() || (!queue.empty() && core->free_slots() > 0) ||
+               core->has_pending();
+      });
+      if (stop) break;
+      to_cancel.swap(cancelled);
+      for (RequestId id : to_cancel) {  // still queued: just forget it
+        queue.erase(
+            std::remove_if(queue.begin(), queue.end(), [&](const auto& r) { return r->id == id; }),
+            queue.end());
+      }
+    }
+    std::lock_guard core_lock(core_mutex);
+    for (RequestId id : to_cancel) {
+      auto it = active.find(id);
+      if (it != active.end()) drop(*it->second);
+    }
+    {
+      std::lock_guard lock(mutex);
+      admit_locked();
+    }
+    if (core->has_pending()) {
+      for (const EngineCore::Output& out : core->step()) {
+        auto it = by_sequence.find(out.sequence_id);
+        if (it == by_sequence.end()) continue;
+        RequestState& r = *it->second;
+        try {
+          handle_output(r, out.sequence_id, out.logits);
+        } catch (const std::exception& ex) {
+          if (r.callbacks.on_error) r.callbacks.on_error(ex.what());
+          r.done = true;
+        }
+      }
+    }
+    for (auto it = active.begin(); it != active.end();) {
+      if (it->second->done) {
+        drop(*it->second);
+        it = active.begin();
+      } else {
+        ++it;
+      }
+    }
+    std::lock_guard lock(mutex);
+    running_snapshot = core->n_sequences();
+    kv_used_snapshot = core->kv_used_tokens();
+  }
+  std::lock_guard core_lock(core_mutex);
+  while (!active.empty()) drop(*active.begin()->second);
+}
+
+void Engine::Impl::admit_locked() {
+  // First come, first served: a request that needs more free sequences than there are
+  // waits at the head of the queue.
+  while (!queue.empty() && core->free_slots() >= queue.front()->slots) {
+    std::unique_ptr<RequestState> r = std::move(queue.front());
+    queue.pop_front();
+    RequestState& state = *r;
+    active[state.id] = std::move(r);
+    try {
+      start(state);
+    } catch (const std::exception& ex) {
+      if (state.callbacks.on_error) state.callbacks.on_error(ex.what());
+      state.done = true;
+    }
+  }
+}
+
+void Engine::Impl::start(RequestState& r) {
+  r.start_time = now_seconds();
+  r.timings.queue_s = r.start_time - r.submit_time;
+  r.start_steps = core->counters().steps;
+  r.primary = core->add_sequence(r.prompt, r.request.max_tokens);
+  by_sequence[r.primary] = &r;
+  r.timings.prompt_evaluations = 1;
+  if (r.beam_search()) {
+    r.beams.push_back(Beam{r.primary, {}, 0.0, {}, false});
+    return;
+  }
+  for (int32_t i = 0; i < r.samples; ++i) {
+    SamplingParams params = r.params;
+    params.seed = r.params.seed + static_cast<uint64_t>(i);  // each sample its own stream
+    auto choice = std::make_unique<ChoiceState>(i, params, *tokenizer, r.request.stop);
+    choice->sampler.set_prompt(r.prompt);
+    if (r.request.min_tokens > 0) choice->sampler.set_banned(r.stop_tokens);
+    r.choices.push_back(std::move(choice));
+  }
+  r.choices[0]->sequence = r.primary;
+  if (r.request.max_tokens == 0) {  // nothing to generate: the prompt is not even computed
+    for (auto& c : r.choices) end_choice(r, *c, FinishReason::kLength);
+  }
+}
+
+void Engine::Impl::handle_output(RequestState& r, int64_t sequence, const float* logits) {
+  const double now = now_seconds();
+  if (r.first_token_time == 0) {
+    r.first_token_time = now;
+    r.timings.prefill_steps = core->counters().steps - r.start_steps;
+  }
+  r.last_token_time = now;
+  if (r.beam_search()) {
+    beam_output(r, sequence, logits);
+    return;
+  }
+  if (!r.forked) {
+    // The prompt is computed once; every other sample starts from a copy of its cache.
+    r.forked = true;
+    for (size_t i = 1; i < r.choices.size(); ++i) {
+      r.choices[i]->sequence = core->fork_sequence(r.primary);
+      by_sequence[r.choices[i]->sequence] = &r;
+    }
+    for (auto& c : r.choices) sample_choice(r, *c, logits);
+    return;
+  }
+  for (auto& c : r.choices) {
+    if (c->sequence == sequence) {
+      sample_choice(r, *c, logits);
+      return;
+    }
+  }
+}
+
+void Engine::Impl::drop(RequestState& r) {
+  for (auto& c : r.choices) {
+    if (c->sequence >= 0) {
+      by_sequence.erase(c->sequence);
+      core->remove_sequence(c->sequence);
+    }
+  }
+  for (Beam& b : r.beams) {
+    if (b.sequence >= 0) {
+      by_sequence.erase(b.sequence);
+      core->remove_sequence(b.sequence);
+    }
+  }
+  if (r.primary >= 0) {
+    by_sequence.erase(r.primary);
+    core->remove_sequence(r.primary);
+  }
+  const RequestId id = r.id;
+  active.erase(id);
+  std::lock_guard lock(mutex);
+  ++requests_finished;
+}
+
+void Engine::Impl::finish_request(RequestState& r) {
+  r.done = true;
+  Completion c = r.beam_search() ? beam_completion(r) : sampling_completion(r);
+  c.seed = r.params.seed;
+  Timings& t = r.timings;
+  t.generated_tokens = r.generated;
+  if (r.first_token_time > 0) {
+    t.time_to_first_token_s = r.first_token_time - r.submit_time;
+    const double prefill_s = r.first_token_time - r.start_time;
+    t.prefill_tokens_per_s = prefill_s > 0 ? static_cast<double>(t.prompt_tokens) / prefill_s : 0;
+    t.decode_s = r.last_token_time - r.first_token_time;
+    const int64_t per_choice = r.generated / std::max<int64_t>(1, r.slots);
+    if (per_choice > 1 && t.decode_s > 0) t.decode_tokens_per_s = (per_choice - 1) / t.decode_s;
+  }
+  c.timings = t;
+  if (r.callbacks.on_done) r.callbacks.on_done(std::move(c));
 }
 
 }  // namespace loom

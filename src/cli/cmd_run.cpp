@@ -20,11 +20,18 @@ struct RunArgs {
   std::string prompt;
   std::string prompt_file;
   int64_t n_predict = 128;
-  float temperature = 0.8f;
-  int32_t top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
+  int64_t min_tokens = 0;
+  SamplingOptions sampling;
   int64_t seed = -1;
+  std::vector<std::string> logit_bias;  // ID=BIAS
+  std::vector<std::string> stop;
+  std::vector<int32_t> stop_tokens;
+  int32_t n = 1;
+  int32_t best_of = 0;
+  int32_t beams = 0;
+  float length_penalty = 1.0f;
+  bool early_stopping = false;
+  int32_t logprobs = -1;
   int threads = 0;
   int64_t context = 0;
   int64_t batch = 512;
@@ -41,7 +48,38 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-int run(const RunArgs& a) {
+std::map<int32_t, float> parse_logit_bias(const std::vector<std::string>& items) {
+  std::map<int32_t, float> bias;
+  for (const std::string& item : items) {
+    const size_t eq = item.find('=');
+    try {
+      if (eq == std::string::npos) throw std::invalid_argument("no '='");
+      size_t used = 0;
+      const int32_t id = std::stoi(item.substr(0, eq), &used);
+      if (used != eq) throw std::invalid_argument("id");
+      const std::string value = item.substr(eq + 1);
+      const float b = std::stof(value, &used);
+      if (used != value.size()) throw std::invalid_argument("bias");
+      bias[id] = b;
+    } catch (const std::exception&) {
+      throw Error(
+          fmt::format("--logit-bias '{}' must look like TOKEN_ID=BIAS, e.g. 15043=-100", item));
+    }
+  }
+  return bias;
+}
+
+nlohmann::json logprobs_json(const std::vector<TokenLogprob>& logprobs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const TokenLogprob& t : logprobs) {
+    nlohmann::json top = nlohmann::json::array();
+    for (const auto& [id, lp] : t.top) top.push_back({{"token", id}, {"logprob", lp}});
+    out.push_back({{"token", t.token}, {"bytes", t.bytes}, {"logprob", t.logprob}, {"top", top}});
+  }
+  return out;
+}
+
+int run(RunArgs a) {
   if (a.prompt.empty() == a.prompt_file.empty()) {
     throw Error("give the prompt with exactly one of -p TEXT or -f FILE");
   }
@@ -51,30 +89,53 @@ int run(const RunArgs& a) {
   engine_options.context = a.context;
   engine_options.batch_tokens = a.batch;
   engine_options.kv_type = a.kv_type;
+  engine_options.max_sequences = std::max({a.n, a.best_of, a.beams, 1});
   Engine engine(model, engine_options);
 
   Request request;
   request.prompt = a.prompt.empty() ? read_file(a.prompt_file) : a.prompt;
   request.max_tokens = a.n_predict;
+  request.min_tokens = a.min_tokens;
   request.ignore_eos = a.ignore_eos;
-  request.sampling.temperature = a.temperature;
-  request.sampling.top_k = a.top_k;
-  request.sampling.top_p = a.top_p;
-  request.sampling.min_p = a.min_p;
+  request.sampling = a.sampling;
+  request.sampling.logit_bias = parse_logit_bias(a.logit_bias);
   if (a.seed >= 0) request.sampling.seed = static_cast<uint64_t>(a.seed);
+  request.stop = a.stop;
+  request.stop_tokens = a.stop_tokens;
+  request.n = a.n;
+  request.best_of = a.best_of;
+  request.num_beams = a.beams;
+  request.length_penalty = a.length_penalty;
+  request.early_stopping = a.early_stopping;
+  request.logprobs = a.logprobs;
 
+  // Text streams only for a single completion; several are printed one after another.
+  const bool stream = !a.json && a.n == 1 && a.best_of <= 1 && a.beams == 0;
   const Completion result = engine.generate(request, [&](const TokenEvent& event) {
-    if (a.json || event.text.empty()) return;
+    if (!stream || event.text.empty()) return;
     std::fwrite(event.text.data(), 1, event.text.size(), stdout);
     std::fflush(stdout);
   });
   const Timings& t = result.timings;
   const int64_t peak = loom::peak_memory_bytes();
   if (a.json) {
+    nlohmann::json choices = nlohmann::json::array();
+    for (const Choice& c : result.choices) {
+      nlohmann::json j = {{"index", c.index},
+                          {"text", c.text},
+                          {"tokens", c.tokens},
+                          {"finish_reason", to_string(c.finish_reason)},
+                          {"cumulative_logprob", c.cumulative_logprob}};
+      if (a.beams > 0) j["score"] = c.score;
+      if (a.logprobs >= 0) j["logprobs"] = logprobs_json(c.logprobs);
+      choices.push_back(j);
+    }
+    const Choice& first = result.first();
     nlohmann::json out = {
-        {"text", result.text},
-        {"tokens", result.tokens},
-        {"finish_reason", to_string(result.finish_reason)},
+        {"text", first.text},
+        {"tokens", first.tokens},
+        {"finish_reason", to_string(first.finish_reason)},
+        {"choices", choices},
         {"seed", result.seed},
         {"timings",
          {{"prompt_tokens", t.prompt_tokens},
@@ -85,6 +146,7 @@ int run(const RunArgs& a) {
           {"time_per_output_token_ms",
            t.decode_tokens_per_s > 0 ? 1e3 / t.decode_tokens_per_s : 0.0},
           {"prefill_steps", t.prefill_steps},
+          {"prompt_evaluations", t.prompt_evaluations},
           {"threads", engine.threads()},
           {"context", engine.context()},
           {"peak_memory_bytes", peak}}},
@@ -92,14 +154,20 @@ int run(const RunArgs& a) {
     fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }
-  fmt::print("\n");
+  if (!stream) {
+    for (const Choice& c : result.choices) {
+      fmt::print("--- completion {} ({}):\n{}\n", c.index, to_string(c.finish_reason), c.text);
+    }
+  } else {
+    fmt::print("\n");
+  }
   std::fflush(stdout);
   fmt::print(stderr,
              "\nloom: prompt {} tokens, time to first token {:.1f} ms, prefill {:.1f} tokens/s\n"
              "loom: generated {} tokens ({}), decode {:.1f} tokens/s, {:.2f} ms per token\n"
              "loom: {} threads, context {}, seed {}, peak memory {:.1f} MiB\n",
              t.prompt_tokens, t.time_to_first_token_s * 1e3, t.prefill_tokens_per_s,
-             t.generated_tokens, to_string(result.finish_reason), t.decode_tokens_per_s,
+             t.generated_tokens, to_string(result.first().finish_reason), t.decode_tokens_per_s,
              t.decode_tokens_per_s > 0 ? 1e3 / t.decode_tokens_per_s : 0.0, engine.threads(),
              engine.context(), result.seed, static_cast<double>(peak) / (1 << 20));
   return 0;
@@ -108,32 +176,56 @@ int run(const RunArgs& a) {
 }  // namespace
 
 Command add_run(CLI::App& app) {
-  auto args = std::make_shared<RunArgs>();
+  auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt, streamed to stdout");
-  cmd->add_option("-m,--model", args->model_path, "GGUF model file")->required();
-  cmd->add_option("-p,--prompt", args->prompt, "Prompt text");
-  cmd->add_option("-f,--file", args->prompt_file,
-                  "Read the prompt from a file (bytes as they are)");
-  cmd->add_option("-n,--n-predict", args->n_predict, "Most tokens to generate")
+  cmd->add_option("-m,--model", a->model_path, "GGUF model file")->required();
+  cmd->add_option("-p,--prompt", a->prompt, "Prompt text");
+  cmd->add_option("-f,--file", a->prompt_file, "Read the prompt from a file (bytes as they are)");
+  cmd->add_option("-n,--n-predict", a->n_predict, "Most tokens to generate")->capture_default_str();
+  cmd->add_option("--min-tokens", a->min_tokens, "Ban end-of-generation before this many tokens")
       ->capture_default_str();
-  cmd->add_option("--temp", args->temperature, "Temperature; 0 is greedy")->capture_default_str();
-  cmd->add_option("--top-k", args->top_k, "Top-k; 0 turns it off")->capture_default_str();
-  cmd->add_option("--top-p", args->top_p, "Top-p (nucleus); 1 turns it off")->capture_default_str();
-  cmd->add_option("--min-p", args->min_p, "Min-p; 0 turns it off")->capture_default_str();
-  cmd->add_option("-s,--seed", args->seed, "Random seed; -1 picks one (and reports it)")
+  SamplingOptions& s = a->sampling;
+  cmd->add_option("--temp", s.temperature, "Temperature; 0 is greedy")->capture_default_str();
+  cmd->add_option("--top-k", s.top_k, "Top-k; 0 turns it off")->capture_default_str();
+  cmd->add_option("--top-p", s.top_p, "Top-p (nucleus); 1 turns it off")->capture_default_str();
+  cmd->add_option("--min-p", s.min_p, "Min-p; 0 turns it off")->capture_default_str();
+  cmd->add_option("--typical-p", s.typical_p, "Locally typical sampling; 1 turns it off")
       ->capture_default_str();
-  cmd->add_option("-t,--threads", args->threads, "Threads; 0 = one per core")
+  cmd->add_option("--repeat-penalty", s.repetition_penalty,
+                  "Repetition penalty over the last --repeat-last-n tokens; 1 turns it off")
       ->capture_default_str();
-  cmd->add_option("-c,--ctx-size", args->context,
+  cmd->add_option("--repeat-last-n", s.repeat_last_n, "Window of the repetition penalty; -1 = all")
+      ->capture_default_str();
+  cmd->add_option("--presence-penalty", s.presence_penalty, "OpenAI presence penalty [-2, 2]")
+      ->capture_default_str();
+  cmd->add_option("--frequency-penalty", s.frequency_penalty, "OpenAI frequency penalty [-2, 2]")
+      ->capture_default_str();
+  cmd->add_option("--logit-bias", a->logit_bias, "TOKEN_ID=BIAS (repeatable); -100 bans a token");
+  cmd->add_option("-s,--seed", a->seed, "Random seed; -1 picks one (and reports it)")
+      ->capture_default_str();
+  cmd->add_option("--stop", a->stop, "Stop string (repeatable); not included in the output");
+  cmd->add_option("--stop-token", a->stop_tokens, "Stop token id (repeatable)");
+  cmd->add_option("--n", a->n, "Completions to return (sharing one prefill)")
+      ->capture_default_str();
+  cmd->add_option("--best-of", a->best_of, "Sample this many, return the --n best by mean logprob");
+  cmd->add_option("--beams", a->beams, "Beam search with this many beams");
+  cmd->add_option("--length-penalty", a->length_penalty, "Beam score = logprob / length^this")
+      ->capture_default_str();
+  cmd->add_flag("--early-stopping", a->early_stopping,
+                "End beam search once enough beams finished");
+  cmd->add_option("--logprobs", a->logprobs, "Report logprobs with this many alternatives (0-20)");
+  cmd->add_option("-t,--threads", a->threads, "Threads; 0 = one per core")->capture_default_str();
+  cmd->add_option("-c,--ctx-size", a->context,
                   "Context size in tokens; 0 = the model's, at most 4096")
       ->capture_default_str();
-  cmd->add_option("-b,--batch-size", args->batch, "Most prompt tokens computed per step")
+  cmd->add_option("-b,--batch-size", a->batch, "Most prompt tokens computed per step")
       ->capture_default_str();
-  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16 or f32")->capture_default_str();
-  cmd->add_flag("--ignore-eos", args->ignore_eos, "Keep generating past end-of-sequence tokens");
-  cmd->add_flag("--json", args->json,
-                "Print one JSON object (text, token ids, finish reason, timings) instead");
-  return [args] { return run(*args); };
+  cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-sequence tokens");
+  cmd->add_flag("--json", a->json,
+                "Print one JSON object (completions with text, token ids, logprobs, finish "
+                "reason; timings) instead");
+  return [a] { return run(*a); };
 }
 
 }  // namespace loom::cli

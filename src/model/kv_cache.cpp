@@ -52,4 +52,13 @@ void KvCache::store(int64_t layer, int64_t slot, int64_t pos, const float* key,
   }
 }
 
+void KvCache::copy_positions(int64_t from_slot, int64_t to_slot, int64_t n_positions) {
+  if (from_slot == to_slot || n_positions <= 0) return;
+  const size_t bytes = static_cast<size_t>(n_positions * kv_dim_ * element_bytes_);
+  for (int64_t l = 0; l < n_layer_; ++l) {
+    std::memcpy(keys(l, to_slot), keys(l, from_slot), bytes);
+    std::memcpy(values(l, to_slot), values(l, from_slot), bytes);
+  }
+}
+
 }  // namespace loom

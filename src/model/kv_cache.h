@@ -27,6 +27,8 @@ class KvCache {
   void* values(int64_t layer, int64_t slot);
   // Writes one position's key and value rows (kv_dim f32 each), converting to type().
   void store(int64_t layer, int64_t slot, int64_t pos, const float* key, const float* value);
+  // Copies positions [0, n_positions) of every layer from one slot to another.
+  void copy_positions(int64_t from_slot, int64_t to_slot, int64_t n_positions);
 
  private:
   int64_t n_layer_, n_slots_, capacity_, kv_dim_;

@@ -19,16 +19,33 @@ EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCor
     : model_(std::move(model)),
       options_(options),
       pool_(options.threads),
-      kv_(model_->config().n_layer, options.max_sequences, context_for(*model_, options),
-          model_->config().kv_dim(), options.kv_type) {
-  if (options_.max_sequences < 1) fail("max_sequences must be >= 1");
-  if (options_.batch_tokens < 1) fail("batch size must be >= 1");
+      kv_(model_->config().n_layer, std::max(options.max_sequences, 1),
+          context_for(*model_, options), model_->config().kv_dim(), options.kv_type) {
+  if (options_.max_sequences < 1)
+    fail("max_sequences must be >= 1, got {}", options_.max_sequences);
+  if (options_.batch_tokens < 1) fail("batch size must be >= 1, got {}", options_.batch_tokens);
   scratch_ = model_->make_scratch(options_.batch_tokens);
   slot_busy_.assign(static_cast<size_t>(options_.max_sequences), 0);
   logits_.resize(static_cast<size_t>(options_.max_sequences * config().n_vocab));
+  outputs_.reserve(static_cast<size_t>(options_.max_sequences));
 }
 
 EngineCore::~EngineCore() = default;
+
+int32_t EngineCore::free_slots() const {
+  return static_cast<int32_t>(std::count(slot_busy_.begin(), slot_busy_.end(), 0));
+}
+
+int64_t EngineCore::kv_used_tokens() const {
+  int64_t used = 0;
+  for (const auto& s : sequences_) used += s->n_computed;
+  return used;
+}
+
+bool EngineCore::has_pending() const {
+  return std::any_of(sequences_.begin(), sequences_.end(),
+                     [](const auto& s) { return s->has_pending(); });
+}
 
 int32_t EngineCore::take_slot() {
   for (size_t i = 0; i < slot_busy_.size(); ++i) {
@@ -40,8 +57,7 @@ int32_t EngineCore::take_slot() {
   fail("all {} sequence slots are busy", slot_busy_.size());
 }
 
-int64_t EngineCore::add_sequence(std::vector<int32_t> prompt, const SamplingParams& sampling,
-                                 int64_t max_new_tokens) {
+int64_t EngineCore::add_sequence(std::vector<int32_t> prompt, int64_t max_new_tokens) {
   if (prompt.empty()) fail("the prompt is empty: at least one token is needed");
   if (max_new_tokens < 0) fail("max_tokens must be >= 0, got {}", max_new_tokens);
   const int64_t needed = static_cast<int64_t>(prompt.size()) + max_new_tokens;
@@ -56,82 +72,103 @@ int64_t EngineCore::add_sequence(std::vector<int32_t> prompt, const SamplingPara
       fail("token id {} is out of range for a vocabulary of {}", token, config().n_vocab);
     }
   }
-  validate(sampling);
-  const int32_t slot = take_slot();
-  running_.push_back(std::make_unique<Sequence>(next_id_, slot, std::move(prompt), sampling));
-  return next_id_++;
+  auto s = std::make_unique<Sequence>();
+  s->id = next_id_++;
+  s->kv_slot = take_slot();
+  s->n_prompt = static_cast<int64_t>(prompt.size());
+  s->tokens = std::move(prompt);
+  sequences_.push_back(std::move(s));
+  return sequences_.back()->id;
 }
 
-Sequence* EngineCore::find(int64_t sequence_id) {
-  for (auto& s : running_) {
-    if (s->id == sequence_id) return s.get();
+Sequence& EngineCore::find(int64_t sequence_id) {
+  for (auto& s : sequences_) {
+    if (s->id == sequence_id) return *s;
   }
-  return nullptr;
+  fail("no sequence with id {}", sequence_id);
 }
 
 const Sequence& EngineCore::sequence(int64_t sequence_id) const {
-  for (const auto& s : running_) {
-    if (s->id == sequence_id) return *s;
+  return const_cast<EngineCore*>(this)->find(sequence_id);
+}
+
+int64_t EngineCore::fork_sequence(int64_t parent) {
+  const Sequence& p = find(parent);
+  auto s = std::make_unique<Sequence>();
+  s->id = next_id_++;
+  s->kv_slot = take_slot();
+  s->n_prompt = p.n_prompt;
+  sequences_.push_back(std::move(s));
+  copy_sequence(parent, sequences_.back()->id);
+  return sequences_.back()->id;
+}
+
+void EngineCore::copy_sequence(int64_t source, int64_t target) {
+  const Sequence& src = find(source);
+  Sequence& dst = find(target);
+  kv_.copy_positions(src.kv_slot, dst.kv_slot, src.n_computed);
+  dst.tokens = src.tokens;
+  dst.n_prompt = src.n_prompt;
+  dst.n_computed = src.n_computed;
+}
+
+void EngineCore::append_token(int64_t sequence_id, int32_t token) {
+  Sequence& s = find(sequence_id);
+  if (static_cast<int64_t>(s.tokens.size()) >= context()) {
+    fail("sequence {} is full: the context size is {}", sequence_id, context());
   }
-  fail("no running sequence with id {}", sequence_id);
+  s.tokens.push_back(token);
 }
 
 void EngineCore::remove_sequence(int64_t sequence_id) {
-  auto it = std::find_if(running_.begin(), running_.end(),
+  auto it = std::find_if(sequences_.begin(), sequences_.end(),
                          [&](const auto& s) { return s->id == sequence_id; });
-  if (it == running_.end()) return;
+  if (it == sequences_.end()) return;
   slot_busy_[(*it)->kv_slot] = 0;
-  running_.erase(it);
+  sequences_.erase(it);
 }
 
-std::span<const EngineCore::Sampled> EngineCore::step() {
+std::span<const EngineCore::Output> EngineCore::step() {
   batch_.clear();
-  batch_outputs_.clear();
   advanced_.clear();
-  sampled_.clear();
-  int64_t budget = options_.batch_tokens;
-  // Decoding sequences first (one position each) so a long prefill never stalls them.
+  outputs_.clear();
+  // Decoding sequences first (one position each) so a long prefill never stalls them;
+  // the budget splits long prompts into chunks over several steps.
   order_.clear();
-  for (auto& s : running_) order_.push_back(s.get());
+  for (auto& s : sequences_) {
+    if (s->has_pending()) order_.push_back(s.get());
+  }
   std::stable_sort(order_.begin(), order_.end(), [](const Sequence* a, const Sequence* b) {
-    const int64_t pa = static_cast<int64_t>(a->tokens.size()) - a->n_computed;
-    const int64_t pb = static_cast<int64_t>(b->tokens.size()) - b->n_computed;
-    return pa < pb;
+    return static_cast<int64_t>(a->tokens.size()) - a->n_computed <
+           static_cast<int64_t>(b->tokens.size()) - b->n_computed;
   });
+  int64_t budget = options_.batch_tokens;
   for (Sequence* s : order_) {
     const int64_t total = static_cast<int64_t>(s->tokens.size());
     const int64_t n = std::min(total - s->n_computed, budget);
-    if (n <= 0) continue;
+    if (n <= 0) break;
     for (int64_t p = s->n_computed; p < s->n_computed + n; ++p) {
-      const bool last = p == total - 1;
-      batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, last);
-      if (last) batch_outputs_.push_back(s);
+      batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, p == total - 1);
     }
     advanced_.emplace_back(s, n);
     budget -= n;
-    if (budget == 0) break;
   }
   if (batch_.size() == 0) return {};
 
   model_->forward(batch_, kv_, *scratch_, pool_, logits_.data());
   ++counters_.steps;
+  const int64_t n_vocab = config().n_vocab;
   for (auto [s, n] : advanced_) {
     const int64_t prompt_part =
         std::max<int64_t>(0, std::min(s->n_prompt, s->n_computed + n) - s->n_computed);
     counters_.prompt_positions += prompt_part;
     counters_.generated_positions += n - prompt_part;
     s->n_computed += n;
+    if (!s->has_pending()) {
+      outputs_.push_back({s->id, logits_.data() + static_cast<int64_t>(outputs_.size()) * n_vocab});
+    }
   }
-
-  const int32_t n_vocab = static_cast<int32_t>(config().n_vocab);
-  for (size_t row = 0; row < batch_outputs_.size(); ++row) {
-    Sequence* s = batch_outputs_[row];
-    const int32_t token = s->sampler.sample(logits_.data() + row * n_vocab, n_vocab);
-    s->sampler.accept(token);
-    s->tokens.push_back(token);
-    sampled_.push_back({s->id, token});
-  }
-  return sampled_;
+  return outputs_;
 }
 
 void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {

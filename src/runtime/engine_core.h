@@ -1,7 +1,8 @@
-// The step loop: keeps the running sequences, builds each step's batch from the
-// positions they have not computed yet (a prompt's prefill in chunks, or one decode
-// position), runs the model, and samples for every sequence whose last position was
-// computed. Prefill and decode are the same operation.
+// The step loop's core: keeps the sequences in the KV cache, builds each step's batch
+// from the positions they have not computed yet (a prompt's prefill in chunks, or one
+// decode position), and runs the model. Prefill and decode are the same operation.
+// A sequence whose last position was computed gets its logits row in the step's output;
+// the caller samples and appends the next token (or ends the sequence).
 #pragma once
 
 #include <cstdint>
@@ -22,7 +23,7 @@ namespace loom {
 struct EngineCoreOptions {
   int threads = 0;             // 0 = one per core
   int64_t context = 0;         // positions per sequence; 0 = the model's training context
-  int32_t max_sequences = 1;   // sequences that can run at once (KV slots)
+  int32_t max_sequences = 1;   // sequences held at once (KV slots)
   int64_t batch_tokens = 512;  // most positions computed in one step
   DType kv_type = DType::F16;
 };
@@ -35,9 +36,9 @@ struct StepCounters {
 
 class EngineCore {
  public:
-  struct Sampled {
+  struct Output {
     int64_t sequence_id;
-    int32_t token;
+    const float* logits;  // (n_vocab) for the sequence's next token; valid until next step
   };
 
   EngineCore(std::shared_ptr<const Transformer> model, const EngineCoreOptions& options);
@@ -45,29 +46,35 @@ class EngineCore {
 
   const ModelConfig& config() const { return model_->config(); }
   int64_t context() const { return kv_.capacity(); }
+  int32_t max_sequences() const { return static_cast<int32_t>(slot_busy_.size()); }
   int threads() const { return pool_.size(); }
   const StepCounters& counters() const { return counters_; }
+  int32_t free_slots() const;
+  int32_t n_sequences() const { return static_cast<int32_t>(sequences_.size()); }
+  int64_t kv_used_tokens() const;  // positions held in the cache over all sequences
 
-  // Starts a sequence. loom::Error when the prompt is empty, when prompt plus
-  // max_new_tokens does not fit in the context, when a token id is out of range, or when
-  // every slot is busy.
-  int64_t add_sequence(std::vector<int32_t> prompt, const SamplingParams& sampling,
-                       int64_t max_new_tokens);
-  // Ends a sequence and frees its slot.
+  // Starts a sequence. loom::Error when the prompt is empty, a token id is out of range,
+  // prompt plus max_new_tokens does not fit in the context, or every slot is busy.
+  int64_t add_sequence(std::vector<int32_t> prompt, int64_t max_new_tokens);
+  // A new sequence with a copy of `parent`'s tokens and cached positions (n samples or
+  // beams share one prefill). loom::Error when no slot is free.
+  int64_t fork_sequence(int64_t parent);
+  // Makes `target` a copy of `source` (tokens and cached positions); both stay.
+  void copy_sequence(int64_t source, int64_t target);
+  void append_token(int64_t sequence_id, int32_t token);
   void remove_sequence(int64_t sequence_id);
-  bool has_work() const { return !running_.empty(); }
   const Sequence& sequence(int64_t sequence_id) const;
+  bool has_pending() const;
 
-  // One forward pass over pending positions; returns the tokens sampled in it (each
-  // already appended to its sequence). The span is valid until the next step.
-  std::span<const Sampled> step();
+  // One forward pass over pending positions.
+  std::span<const Output> step();
 
   // Logits of every position of `tokens`, computed from an empty cache (perplexity):
   // out receives (tokens.size(), n_vocab) floats. Needs a free slot.
   void evaluate(std::span<const int32_t> tokens, float* out);
 
  private:
-  Sequence* find(int64_t sequence_id);
+  Sequence& find(int64_t sequence_id);
   int32_t take_slot();
 
   std::shared_ptr<const Transformer> model_;
@@ -75,17 +82,16 @@ class EngineCore {
   ThreadPool pool_;
   KvCache kv_;
   std::unique_ptr<ForwardScratch> scratch_;
-  std::vector<std::unique_ptr<Sequence>> running_;
+  std::vector<std::unique_ptr<Sequence>> sequences_;
   std::vector<uint8_t> slot_busy_;
-  Batch batch_;
-  // Per-step working lists, kept as members so a step allocates nothing.
-  std::vector<Sequence*> batch_outputs_;  // sequence of each logits row of the batch
-  std::vector<Sequence*> order_;          // running sequences, least pending work first
-  std::vector<std::pair<Sequence*, int64_t>> advanced_;  // sequences and positions computed
-  std::vector<Sampled> sampled_;
-  AlignedBuffer<float> logits_;  // (max_sequences, n_vocab)
   int64_t next_id_ = 1;
   StepCounters counters_;
+  // Per-step working lists, kept as members so a step allocates nothing.
+  Batch batch_;
+  std::vector<Sequence*> order_;                         // least pending work first
+  std::vector<std::pair<Sequence*, int64_t>> advanced_;  // sequences and positions computed
+  std::vector<Output> outputs_;
+  AlignedBuffer<float> logits_;  // (max_sequences, n_vocab)
 };
 
 }  // namespace loom

@@ -3,11 +3,12 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "sampling/penalties.h"
 #include "sampling/truncation.h"
 
 namespace loom {
 
-void validate(const SamplingParams& p) {
+void validate(const SamplingParams& p, int32_t n_vocab) {
   if (!(p.temperature >= 0.0f) || !std::isfinite(p.temperature)) {
     fail("temperature must be a finite number >= 0 (0 is greedy), got {}", p.temperature);
   }
@@ -18,16 +19,72 @@ void validate(const SamplingParams& p) {
   if (!(p.min_p >= 0.0f && p.min_p <= 1.0f)) {
     fail("min_p must be in [0, 1] (0 turns it off), got {}", p.min_p);
   }
+  if (!(p.typical_p > 0.0f && p.typical_p <= 1.0f)) {
+    fail("typical_p must be in (0, 1] (1 turns it off), got {}", p.typical_p);
+  }
+  if (!(p.repetition_penalty > 0.0f) || !std::isfinite(p.repetition_penalty)) {
+    fail("repetition_penalty must be a finite number > 0 (1 turns it off), got {}",
+         p.repetition_penalty);
+  }
+  if (p.repeat_last_n < -1) fail("repeat_last_n must be >= -1 (-1: all), got {}", p.repeat_last_n);
+  if (!(p.presence_penalty >= -2.0f && p.presence_penalty <= 2.0f)) {
+    fail("presence_penalty must be in [-2, 2], got {}", p.presence_penalty);
+  }
+  if (!(p.frequency_penalty >= -2.0f && p.frequency_penalty <= 2.0f)) {
+    fail("frequency_penalty must be in [-2, 2], got {}", p.frequency_penalty);
+  }
   if (p.min_keep < 1) fail("min_keep must be >= 1, got {}", p.min_keep);
+  for (const auto& [token, bias] : p.logit_bias) {
+    if (token < 0 || (n_vocab > 0 && token >= n_vocab)) {
+      fail("logit_bias: token id {} is not in the vocabulary [0, {})", token, n_vocab);
+    }
+    if (std::isnan(bias)) fail("logit_bias: the bias of token {} is not a number", token);
+  }
 }
 
 Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {
   validate(params_);
   const size_t min_keep = static_cast<size_t>(params_.min_keep);
-  chain_.push_back(std::make_unique<TopKProcessor>(params_.top_k, min_keep));
-  chain_.push_back(std::make_unique<TopPProcessor>(params_.top_p, min_keep));
-  chain_.push_back(std::make_unique<MinPProcessor>(params_.min_p, min_keep));
-  chain_.push_back(std::make_unique<TemperatureProcessor>(params_.temperature));
+  if (!params_.logit_bias.empty()) {
+    shaping_.push_back(std::make_unique<LogitBiasProcessor>(params_.logit_bias));
+  }
+  auto penalties =
+      std::make_unique<PenaltiesProcessor>(params_.repetition_penalty, params_.repeat_last_n,
+                                           params_.presence_penalty, params_.frequency_penalty);
+  penalties_ = penalties.get();
+  shaping_.push_back(std::move(penalties));
+  truncation_.push_back(std::make_unique<TopKProcessor>(params_.top_k, min_keep));
+  truncation_.push_back(std::make_unique<TypicalProcessor>(params_.typical_p, min_keep));
+  truncation_.push_back(std::make_unique<TopPProcessor>(params_.top_p, min_keep));
+  truncation_.push_back(std::make_unique<MinPProcessor>(params_.min_p, min_keep));
+  truncation_.push_back(std::make_unique<TemperatureProcessor>(params_.temperature));
+}
+
+Sampler::~Sampler() = default;
+Sampler::Sampler(Sampler&&) noexcept = default;
+
+void Sampler::set_prompt(std::span<const int32_t> prompt) {
+  penalties_->set_prompt(prompt);
+}
+
+void Sampler::set_banned(std::vector<int32_t> tokens) {
+  auto ban = std::make_unique<BanProcessor>(std::move(tokens));
+  ban_ = ban.get();
+  shaping_.push_back(std::move(ban));
+}
+
+void Sampler::set_ban_active(bool active) {
+  if (ban_ != nullptr) ban_->set_active(active);
+}
+
+void Sampler::add_constraint(std::unique_ptr<LogitsProcessor> constraint) {
+  shaping_.push_back(std::move(constraint));
+}
+
+bool Sampler::shapes_logits() const {
+  return !params_.logit_bias.empty() || params_.repetition_penalty != 1.0f ||
+         params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f ||
+         shaping_.size() > 1;
 }
 
 int32_t argmax(const float* values, int32_t n) {
@@ -39,9 +96,18 @@ int32_t argmax(const float* values, int32_t n) {
 }
 
 int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
-  if (params_.temperature == 0.0f) return argmax(logits, n_vocab);
+  const bool greedy = params_.temperature == 0.0f;
+  if (greedy && !shapes_logits()) return argmax(logits, n_vocab);
   candidates_.assign(logits, n_vocab);
-  for (const auto& processor : chain_) processor->apply(candidates_);
+  for (const auto& processor : shaping_) processor->apply(candidates_);
+  if (greedy) {
+    const TokenCandidate* best = &candidates_.items.front();
+    for (const TokenCandidate& c : candidates_.items) {
+      if (c.logit > best->logit || (c.logit == best->logit && c.id < best->id)) best = &c;
+    }
+    return best->id;
+  }
+  for (const auto& processor : truncation_) processor->apply(candidates_);
   candidates_.compute_probs();
   const double u = rng_.uniform();
   double cumulative = 0;
@@ -53,7 +119,7 @@ int32_t Sampler::sample(const float* logits, int32_t n_vocab) {
 }
 
 void Sampler::accept(int32_t token) {
-  for (const auto& processor : chain_) processor->accept(token);
+  for (const auto& processor : shaping_) processor->accept(token);
 }
 
 }  // namespace loom

@@ -65,4 +65,35 @@ void MinPProcessor::apply(Candidates& candidates) {
   candidates.has_probs = false;
 }
 
+void TypicalProcessor::apply(Candidates& candidates) {
+  if (p_ >= 1.0f || candidates.items.size() <= 1) return;
+  candidates.compute_probs();
+  double entropy = 0;
+  for (const TokenCandidate& c : candidates.items) {
+    if (c.prob > 0) entropy -= c.prob * std::log(static_cast<double>(c.prob));
+  }
+  order_.clear();
+  for (size_t i = 0; i < candidates.items.size(); ++i) {
+    const float prob = candidates.items[i].prob;
+    const double surprisal = prob > 0 ? -std::log(static_cast<double>(prob)) : INFINITY;
+    order_.emplace_back(static_cast<float>(std::abs(surprisal - entropy)), i);
+  }
+  std::sort(order_.begin(), order_.end());
+  double cumulative = 0;
+  size_t keep = order_.size();
+  for (size_t i = 0; i < order_.size(); ++i) {
+    cumulative += candidates.items[order_[i].second].prob;
+    if (cumulative >= p_ && i + 1 >= min_keep_) {
+      keep = i + 1;
+      break;
+    }
+  }
+  std::vector<TokenCandidate> kept;
+  kept.reserve(keep);
+  for (size_t i = 0; i < keep; ++i) kept.push_back(candidates.items[order_[i].second]);
+  candidates.items = std::move(kept);
+  candidates.sorted = false;
+  candidates.has_probs = false;
+}
+
 }  // namespace loom

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "sampling/logits_processor.h"
 
@@ -49,6 +51,19 @@ class MinPProcessor final : public LogitsProcessor {
  private:
   float p_;
   size_t min_keep_;
+};
+
+// Locally typical sampling (Meister et al.): keeps the tokens whose surprisal is closest
+// to the distribution's entropy until their probability reaches p; p >= 1 keeps all.
+class TypicalProcessor final : public LogitsProcessor {
+ public:
+  TypicalProcessor(float p, size_t min_keep) : p_(p), min_keep_(min_keep) {}
+  void apply(Candidates& candidates) override;
+
+ private:
+  float p_;
+  size_t min_keep_;
+  std::vector<std::pair<float, size_t>> order_;  // (|surprisal - entropy|, index), reused
 };
 
 }  // namespace loom

@@ -29,7 +29,7 @@ TEST(Engine, PromptPlusMaxTokensBeyondTheContextIsAnError) {
   // Still usable afterwards: the slot was not leaked.
   Request ok{.prompt = "Once upon a time", .max_tokens = 8};
   ok.sampling.temperature = 0;
-  EXPECT_EQ(engine.generate(ok).tokens.size(), 8u);
+  EXPECT_EQ(engine.generate(ok).first().tokens.size(), 8u);
 }
 
 TEST(Engine, MissingModelFileNamesThePath) {
@@ -45,10 +45,10 @@ TEST(Engine, SameSeedSameText) {
   r.sampling.seed = 42;
   const Completion a = engine.generate(r);
   const Completion b = engine.generate(r);
-  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.first().tokens, b.first().tokens);
   EXPECT_EQ(a.seed, 42u);
   r.sampling.seed = 43;
-  EXPECT_NE(engine.generate(r).tokens, a.tokens);
+  EXPECT_NE(engine.generate(r).first().tokens, a.first().tokens);
 }
 
 TEST(Engine, StreamedTextEqualsTheCompletionText) {
@@ -62,12 +62,12 @@ TEST(Engine, StreamedTextEqualsTheCompletionText) {
     streamed += e.text;
     ++events;
   });
-  EXPECT_EQ(streamed, c.text);
-  EXPECT_GE(events, static_cast<int>(c.tokens.size()));
+  EXPECT_EQ(streamed, c.first().text);
+  EXPECT_GE(events, static_cast<int>(c.first().tokens.size()));
   // The stream is exactly the text the generated tokens add to the prompt's.
   std::vector<int32_t> all = model->tokenize(r.prompt);
-  all.insert(all.end(), c.tokens.begin(), c.tokens.end());
-  EXPECT_EQ(model->detokenize(all), r.prompt + c.text);
+  all.insert(all.end(), c.first().tokens.begin(), c.first().tokens.end());
+  EXPECT_EQ(model->detokenize(all), r.prompt + c.first().text);
   EXPECT_EQ(c.timings.prompt_tokens, 11);
   EXPECT_EQ(c.timings.prefill_steps, 1);  // the whole prompt in one forward pass
 }
@@ -81,7 +81,7 @@ TEST(Engine, PrefillInSmallChunksGivesTheSameTokens) {
   Engine chunked(model, {.threads = 1, .batch_tokens = 3});
   const Completion a = whole.generate(r);
   const Completion b = chunked.generate(r);
-  EXPECT_EQ(a.tokens, b.tokens);
+  EXPECT_EQ(a.first().tokens, b.first().tokens);
   EXPECT_EQ(b.timings.prefill_steps, 6);  // 17 prompt tokens in chunks of 3
 }
 

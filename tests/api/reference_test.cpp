@@ -86,9 +86,9 @@ TEST_P(Reference, GreedyTokens) {
     Request request{.prompt = c.prompt, .max_tokens = 128, .ignore_eos = true};
     request.sampling.temperature = 0;
     const Completion result = engine.generate(request);
-    ASSERT_EQ(result.tokens.size(), 128u);
+    ASSERT_EQ(result.first().tokens.size(), 128u);
     int matching = 0;
-    while (matching < 128 && result.tokens[matching] == c.greedy_ids[matching]) ++matching;
+    while (matching < 128 && result.first().tokens[matching] == c.greedy_ids[matching]) ++matching;
     total_matching += matching;
     EXPECT_GE(matching, v.exact_ids)
         << "prompt '" << c.prompt << "' diverges at token " << matching;

@@ -41,7 +41,8 @@ TEST(Cli, RunStreamsOnlyTheGeneratedTextToStdout) {
   const Output o = run("run -m " + kModel + " -p 'Once upon a time' -n 16 --temp 0 -t 2");
   ASSERT_EQ(o.status, 0) << o.err;
   // The reference's greedy continuation of this prompt.
-  EXPECT_EQ(o.out, ", there was a little girl named Lily. She loved to play outside\n");
+  // The reference's greedy continuation of this prompt (its first 16 tokens).
+  EXPECT_EQ(o.out, ", there was a little girl named Lily. She loved to play\n");
   EXPECT_NE(o.err.find("time to first token"), std::string::npos) << o.err;
   EXPECT_NE(o.err.find("decode"), std::string::npos);
   EXPECT_NE(o.err.find("peak memory"), std::string::npos);
@@ -90,7 +91,7 @@ TEST(Cli, InfoDescribesTheModel) {
   ASSERT_EQ(o.status, 0) << o.err;
   for (const char* needle : {"architecture: llama", "embedding_length", "64", "block_count",
                              "tokenizer:    llama (512 tokens", "token_embd.weight", "F32",
-                             "tokenizer.ggml.tokens", "x STRING"}) {
+                             "tokenizer.ggml.tokens", "(512 x string)"}) {
     EXPECT_NE(o.out.find(needle), std::string::npos) << needle;
   }
 }

@@ -1,0 +1,181 @@
+// Beam search: num_beams sequences advance in lockstep; after each step the best
+// num_beams continuations over all beams survive, their caches forked from their
+// parents' (the prompt is computed once). A continuation that ends (end-of-generation or
+// stop token) becomes a finished hypothesis scored sum(logprob) / length^length_penalty.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "api/engine_impl.h"
+#include "sampling/logprobs.h"
+
+namespace loom {
+namespace {
+
+double beam_score(double sum_logprob, size_t length, float length_penalty) {
+  return sum_logprob / std::pow(static_cast<double>(std::max<size_t>(1, length)), length_penalty);
+}
+
+struct Candidate {
+  double sum_logprob;
+  size_t beam;
+  int32_t token;
+};
+
+}  // namespace
+
+void Engine::Impl::beam_output(RequestState& r, int64_t sequence, const float* logits) {
+  const int32_t n_vocab = tokenizer->n_vocab();
+  const int32_t k = std::min<int32_t>(2 * r.request.num_beams, n_vocab);
+  for (Beam& b : r.beams) {
+    if (b.sequence != sequence) continue;
+    // Keep this beam's 2k best continuations now: the logits row lives until the next step.
+    LogprobResult lp = token_logprobs(logits, n_vocab, 0, k);
+    b.candidates = std::move(lp.top);
+    b.has_candidates = true;
+  }
+  if (std::all_of(r.beams.begin(), r.beams.end(), [](const Beam& b) { return b.has_candidates; })) {
+    beam_step(r);
+  }
+}
+
+void Engine::Impl::beam_step(RequestState& r) {
+  const int32_t num_beams = r.request.num_beams;
+  const float lp = r.request.length_penalty;
+  const size_t length = r.beams.front().tokens.size() + 1;  // after this step
+  std::vector<Candidate> all;
+  for (size_t i = 0; i < r.beams.size(); ++i) {
+    for (const auto& [token, logprob] : r.beams[i].candidates) {
+      all.push_back({r.beams[i].sum_logprob + logprob, i, token});
+    }
+  }
+  std::stable_sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+    return a.sum_logprob > b.sum_logprob;
+  });
+  r.generated += static_cast<int64_t>(r.beams.size());
+
+  std::vector<Candidate> next;
+  for (size_t rank = 0; rank < all.size() && static_cast<int32_t>(next.size()) < num_beams;
+       ++rank) {
+    const Candidate& c = all[rank];
+    const bool ends =
+        std::find(r.stop_tokens.begin(), r.stop_tokens.end(), c.token) != r.stop_tokens.end();
+    if (ends) {
+      // Only ends among the top num_beams are kept, as in the usual implementations.
+      if (static_cast<int32_t>(rank) < num_beams &&
+          static_cast<int64_t>(length) > r.request.min_tokens) {
+        Hypothesis h{r.beams[c.beam].tokens, c.sum_logprob, beam_score(c.sum_logprob, length, lp),
+                     FinishReason::kStop};
+        r.finished_beams.push_back(std::move(h));
+      }
+      continue;
+    }
+    next.push_back(c);
+  }
+
+  // Decide whether the search is over.
+  std::vector<double> finished_scores;
+  for (const Hypothesis& h : r.finished_beams) finished_scores.push_back(h.score);
+  std::sort(finished_scores.rbegin(), finished_scores.rend());
+  bool done = next.empty();
+  if (static_cast<int32_t>(finished_scores.size()) >= num_beams) {
+    if (r.request.early_stopping) {
+      done = true;
+    } else {
+      const double worst_kept = finished_scores[static_cast<size_t>(num_beams) - 1];
+      const double best_running =
+          next.empty() ? -INFINITY : beam_score(next[0].sum_logprob, length, lp);
+      done = done || best_running <= worst_kept;
+    }
+  }
+  const bool full = static_cast<int64_t>(length) >= r.request.max_tokens;
+  if (full && !done) {
+    for (const Candidate& c : next) {
+      std::vector<int32_t> tokens = r.beams[c.beam].tokens;
+      tokens.push_back(c.token);
+      r.finished_beams.push_back({std::move(tokens), c.sum_logprob,
+                                  beam_score(c.sum_logprob, length, lp), FinishReason::kLength});
+    }
+    done = true;
+  }
+  if (done) {
+    finish_request(r);
+    return;
+  }
+
+  // New beams: the first child of a parent keeps its sequence, the others copy it into a
+  // sequence freed by a beam that did not survive (or a new fork).
+  std::vector<Beam> old = std::move(r.beams);
+  std::vector<bool> parent_used(old.size(), false);
+  std::vector<int64_t> spare;
+  for (size_t i = 0; i < old.size(); ++i) {
+    const bool survives =
+        std::any_of(next.begin(), next.end(), [&](const Candidate& c) { return c.beam == i; });
+    if (!survives) spare.push_back(old[i].sequence);
+  }
+  std::vector<Beam> beams;
+  std::vector<std::pair<int64_t, int64_t>> copies;  // (from parent sequence, to sequence)
+  for (const Candidate& c : next) {
+    Beam b;
+    b.tokens = old[c.beam].tokens;
+    b.tokens.push_back(c.token);
+    b.sum_logprob = c.sum_logprob;
+    if (!parent_used[c.beam]) {
+      parent_used[c.beam] = true;
+      b.sequence = old[c.beam].sequence;
+    } else if (!spare.empty()) {
+      b.sequence = spare.back();
+      spare.pop_back();
+      copies.emplace_back(old[c.beam].sequence, b.sequence);
+    } else {
+      b.sequence = core->fork_sequence(old[c.beam].sequence);
+      by_sequence[b.sequence] = &r;
+    }
+    beams.push_back(std::move(b));
+  }
+  // Copy before any parent gets its new token.
+  for (const auto& [from, to] : copies) core->copy_sequence(from, to);
+  for (int64_t s : spare) {
+    by_sequence.erase(s);
+    core->remove_sequence(s);
+    if (s == r.primary) r.primary = -1;
+  }
+  for (Beam& b : beams) core->append_token(b.sequence, b.tokens.back());
+  r.beams = std::move(beams);
+}
+
+Completion Engine::Impl::beam_completion(RequestState& r) {
+  std::stable_sort(r.finished_beams.begin(), r.finished_beams.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  Completion completion;
+  for (int32_t i = 0; i < r.request.n && i < static_cast<int32_t>(r.finished_beams.size()); ++i) {
+    const Hypothesis& h = r.finished_beams[static_cast<size_t>(i)];
+    Choice choice;
+    choice.index = i;
+    choice.tokens = h.tokens;
+    choice.cumulative_logprob = h.sum_logprob;
+    choice.score = h.score;
+    choice.finish_reason = h.finish_reason;
+    StopMatcher stop(r.request.stop);
+    IncrementalDetokenizer detokenizer(*tokenizer);
+    for (int32_t t : h.tokens) choice.text += stop.push(detokenizer.push(t));
+    if (!stop.stopped()) {
+      choice.text += stop.push(detokenizer.flush());
+      choice.text += stop.flush();
+    } else {
+      choice.finish_reason = FinishReason::kStop;
+    }
+    if (r.callbacks.on_token) {
+      TokenEvent event;
+      event.index = i;
+      event.text = choice.text;
+      event.finished = true;
+      event.finish_reason = choice.finish_reason;
+      r.callbacks.on_token(event);
+    }
+    completion.choices.push_back(std::move(choice));
+  }
+  return completion;
+}
+
+}  // namespace loom

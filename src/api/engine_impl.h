@@ -1,0 +1,58 @@
+// The engine behind the public loom::Engine: a thread that runs the step loop over every
+// request in flight (continuous batching), a bounded queue of requests waiting for free
+// sequences, and the per-request logic that turns logits into choices.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "api/model_impl.h"
+#include "api/request_state.h"
+#include "runtime/engine_core.h"
+
+namespace loom {
+
+struct Engine::Impl {
+  std::shared_ptr<const Model> model;
+  const Tokenizer* tokenizer = nullptr;
+  EngineOptions options;
+  std::unique_ptr<EngineCore> core;
+
+  std::mutex mutex;  // guards queue, cancelled, stop, counters below
+  std::condition_variable wake;
+  std::deque<std::unique_ptr<RequestState>> queue;
+  std::set<RequestId> cancelled;
+  bool stop = false;
+  RequestId next_id = 1;
+  int64_t requests_finished = 0;
+  int32_t running_snapshot = 0;
+  int64_t kv_used_snapshot = 0;
+
+  std::mutex core_mutex;  // held while the core steps or evaluates
+  std::map<RequestId, std::unique_ptr<RequestState>> active;  // loop thread only
+  std::map<int64_t, RequestState*> by_sequence;               // loop thread only
+  std::thread loop_thread;
+
+  void loop();
+  void admit_locked();
+  void start(RequestState& r);
+  void handle_output(RequestState& r, int64_t sequence, const float* logits);
+  void finish_request(RequestState& r);
+  void drop(RequestState& r);
+
+  // Sampling mode (n, best_of): request_sampling.cpp.
+  void sample_choice(RequestState& r, ChoiceState& c, const float* logits);
+  void end_choice(RequestState& r, ChoiceState& c, FinishReason reason);
+  Completion sampling_completion(RequestState& r);
+  // Beam search: beam_search.cpp.
+  void beam_output(RequestState& r, int64_t sequence, const float* logits);
+  void beam_step(RequestState& r);
+  Completion beam_completion(RequestState& r);
+};
+
+}  // namespace loom

@@ -1,0 +1,120 @@
+// Sampling mode: n (or best_of) choices, each its own sequence sampled with its own seed
+// stream, streamed token by token with stop strings and logprobs.
+#include <algorithm>
+#include <cmath>
+
+#include "api/engine_impl.h"
+#include "sampling/logprobs.h"
+
+namespace loom {
+
+void Engine::Impl::sample_choice(RequestState& r, ChoiceState& c, const float* logits) {
+  if (c.finished) return;
+  const int32_t n_vocab = tokenizer->n_vocab();
+  Choice& out = c.result;
+  const int64_t n_generated = static_cast<int64_t>(out.tokens.size());
+  c.sampler.set_ban_active(n_generated < r.request.min_tokens);
+  const int32_t token = c.sampler.sample(logits, n_vocab);
+  c.sampler.accept(token);
+  ++r.generated;
+
+  const bool streams = r.request.best_of <= r.request.n;  // best_of > n picks at the end
+  std::optional<TokenLogprob> logprob;
+  const bool wants_logprob = r.request.logprobs >= 0 || r.samples > r.request.n;
+  if (wants_logprob) {
+    const LogprobResult lp =
+        token_logprobs(logits, n_vocab, token, std::max(0, r.request.logprobs));
+    out.cumulative_logprob += lp.logprob;
+    const bool ends =
+        std::find(r.stop_tokens.begin(), r.stop_tokens.end(), token) != r.stop_tokens.end();
+    if (r.request.logprobs >= 0 && !ends) {
+      TokenLogprob t;
+      t.token = token;
+      t.bytes = tokenizer->token_to_piece(token, true);
+      t.logprob = lp.logprob;
+      t.top = lp.top;
+      out.logprobs.push_back(t);
+      logprob = std::move(t);
+    }
+  }
+
+  if (std::find(r.stop_tokens.begin(), r.stop_tokens.end(), token) != r.stop_tokens.end()) {
+    end_choice(r, c, FinishReason::kStop);
+    return;
+  }
+  out.tokens.push_back(token);
+  std::string text = c.stop.push(c.detokenizer.push(token));
+  out.text += text;
+  const bool stopped = c.stop.stopped();
+  const bool full = static_cast<int64_t>(out.tokens.size()) >= r.request.max_tokens;
+  if (streams && r.callbacks.on_token) {
+    TokenEvent event;
+    event.index = out.index;
+    event.token = token;
+    event.text = std::move(text);
+    event.logprob = std::move(logprob);
+    r.callbacks.on_token(event);
+  }
+  if (stopped) {
+    end_choice(r, c, FinishReason::kStop);
+  } else if (full) {
+    end_choice(r, c, FinishReason::kLength);
+  } else {
+    core->append_token(c.sequence, token);
+  }
+}
+
+void Engine::Impl::end_choice(RequestState& r, ChoiceState& c, FinishReason reason) {
+  c.finished = true;
+  c.result.finish_reason = reason;
+  // Whatever was held back: incomplete UTF-8 (as U+FFFD) and text that might have begun
+  // a stop string, unless a stop string matched.
+  std::string rest;
+  if (!c.stop.stopped()) {
+    rest = c.stop.push(c.detokenizer.flush());
+    rest += c.stop.flush();
+  }
+  c.result.text += rest;
+  if (c.sequence >= 0) {
+    by_sequence.erase(c.sequence);
+    core->remove_sequence(c.sequence);
+    if (c.sequence == r.primary) r.primary = -1;
+    c.sequence = -1;
+  }
+  if (r.request.best_of <= r.request.n && r.callbacks.on_token) {
+    TokenEvent event;
+    event.index = c.result.index;
+    event.text = std::move(rest);
+    event.finished = true;
+    event.finish_reason = reason;
+    r.callbacks.on_token(event);
+  }
+  if (std::all_of(r.choices.begin(), r.choices.end(), [](const auto& x) { return x->finished; })) {
+    finish_request(r);
+  }
+}
+
+Completion Engine::Impl::sampling_completion(RequestState& r) {
+  Completion completion;
+  std::vector<const ChoiceState*> picked;
+  for (const auto& c : r.choices) picked.push_back(c.get());
+  if (r.samples > r.request.n) {
+    // best_of: the n samples with the highest mean token log-probability.
+    auto mean = [](const ChoiceState* c) {
+      const size_t n = std::max<size_t>(1, c->result.tokens.size());
+      return c->result.cumulative_logprob / static_cast<double>(n);
+    };
+    std::stable_sort(picked.begin(), picked.end(),
+                     [&](const ChoiceState* a, const ChoiceState* b) { return mean(a) > mean(b); });
+    picked.resize(static_cast<size_t>(r.request.n));
+  }
+  for (size_t i = 0; i < picked.size(); ++i) {
+    Choice choice = picked[i]->result;
+    choice.index = static_cast<int32_t>(i);
+    if (r.request.logprobs < 0) choice.logprobs.clear();
+    completion.choices.push_back(std::move(choice));
+  }
+  return completion;
+}
+
+}  // namespace loom

@@ -1,0 +1,70 @@
+// What the engine keeps for one request in flight: its choices (each a sequence in the
+// runtime with its own sampler, detokenizer and stop matcher) or its beams.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "api/stop_matcher.h"
+#include "loom/loom.h"
+#include "sampling/sampler.h"
+#include "tokenizer/incremental_detokenizer.h"
+
+namespace loom {
+
+struct ChoiceState {
+  ChoiceState(int32_t index, const SamplingParams& params, const Tokenizer& tokenizer,
+              std::vector<std::string> stops)
+      : sampler(params), detokenizer(tokenizer), stop(std::move(stops)) {
+    result.index = index;
+  }
+
+  int64_t sequence = -1;  // in the runtime; -1 before the prompt is computed / after the end
+  Sampler sampler;
+  IncrementalDetokenizer detokenizer;
+  StopMatcher stop;
+  Choice result;
+  bool finished = false;
+};
+
+struct Beam {
+  int64_t sequence = -1;
+  std::vector<int32_t> tokens;  // generated
+  double sum_logprob = 0;
+  // This step's best continuations (token, logprob), taken when its logits arrived.
+  std::vector<std::pair<int32_t, float>> candidates;
+  bool has_candidates = false;
+};
+
+struct Hypothesis {
+  std::vector<int32_t> tokens;  // generated, without the end token
+  double sum_logprob = 0;
+  double score = 0;
+  FinishReason finish_reason = FinishReason::kLength;
+};
+
+struct RequestState {
+  RequestId id = 0;
+  Request request;
+  RequestCallbacks callbacks;
+  std::vector<int32_t> prompt;
+  SamplingParams params;             // seed already chosen
+  int32_t slots = 1;                 // sequences the request needs at its peak
+  int32_t samples = 1;               // max(n, best_of) in sampling mode
+  std::vector<int32_t> stop_tokens;  // end-of-generation tokens (unless ignore_eos) + stop ids
+  int64_t primary = -1;              // the sequence that computes the prompt
+  bool forked = false;
+  std::vector<std::unique_ptr<ChoiceState>> choices;
+  std::vector<Beam> beams;
+  std::vector<Hypothesis> finished_beams;
+  Timings timings;
+  double submit_time = 0, start_time = 0, first_token_time = 0, last_token_time = 0;
+  int64_t start_steps = 0;  // the runtime's step counter when the request started
+  int64_t generated = 0;
+  bool done = false;
+
+  bool beam_search() const { return request.num_beams > 0; }
+};
+
+}  // namespace loom
