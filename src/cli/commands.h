@@ -14,5 +14,6 @@ Command add_info(CLI::App& app);
 Command add_perplexity(CLI::App& app);
 Command add_synth(CLI::App& app);
 Command add_tokenize(CLI::App& app);
+Command add_bench(CLI::App& app);
 
 }  // namespace loom::cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add(loom::cli::add_perplexity);
   add(loom::cli::add_synth);
   add(loom::cli::add_tokenize);
+  add(loom::cli::add_bench);
 
   try {
     app.parse(argc, argv);

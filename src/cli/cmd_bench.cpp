@@ -1,0 +1,326 @@
+// `loom bench`: prompt-processing and generation speed, measured and printed the way
+// llama-bench does (tests `pp<N>` and `tg<N>`, tokens/s as mean ± sd over repetitions),
+// so loom's figures can be set beside the reference engine's on the same file.
+//
+//   pp<N>: an N-token prompt computed from an empty cache, logits of its last row only.
+//   tg<N>: N tokens generated one step at a time after a one-token (BOS) prompt, greedy,
+//          end of generation ignored; the time of the N single-token steps is counted.
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "loom/error.h"
+#include "loom/loom.h"
+
+namespace loom::cli {
+namespace {
+
+struct BenchArgs {
+  std::string models;  // comma-separated paths
+  std::string prompts = "512";
+  std::string gens = "128";
+  std::string threads = "0";
+  int repetitions = 5;
+  std::string output = "md";
+  std::string kv_type = "f16";
+};
+
+struct TestResult {
+  std::string model_path;
+  std::string model_type;
+  int64_t size_bytes = 0;
+  int64_t n_params = 0;
+  int threads = 0;
+  std::string test;  // "pp512", "tg128"
+  int64_t n_prompt = 0;
+  int64_t n_gen = 0;
+  std::vector<double> samples;  // tokens/s per repetition
+  double mean = 0;
+  double sd = 0;
+};
+
+std::vector<int64_t> parse_list(const std::string& text, const char* option, int64_t min_value) {
+  std::vector<int64_t> values;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    const std::string_view item(text.data() + begin, end - begin);
+    int64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size()) {
+      throw Error(fmt::format("{}: '{}' is not a comma-separated list of integers", option, text));
+    }
+    if (value < min_value) {
+      throw Error(fmt::format("{}: {} is below the minimum {}", option, value, min_value));
+    }
+    values.push_back(value);
+    begin = end + 1;
+  }
+  return values;
+}
+
+std::vector<std::string> split_paths(const std::string& text) {
+  std::vector<std::string> paths;
+  size_t begin = 0;
+  while (begin <= text.size()) {
+    const size_t end = std::min(text.find(',', begin), text.size());
+    if (end == begin) throw Error(fmt::format("-m: empty model path in '{}'", text));
+    paths.emplace_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return paths;
+}
+
+// A prompt of exactly n tokens (BOS included when the model adds one): the computed cost
+// of a step does not depend on which tokens it holds, so a repeated word serves.
+std::string prompt_of_length(const Model& model, int64_t n) {
+  std::string text;
+  int64_t count = static_cast<int64_t>(model.tokenize(text).size());
+  if (count > n) throw Error(fmt::format("cannot build a prompt of {} tokens", n));
+  while (count < n) {
+    bool grew = false;
+    for (const char* word : {" the", " a", " of", " x", "."}) {
+      std::string longer = text + word;
+      const int64_t longer_count = static_cast<int64_t>(model.tokenize(longer).size());
+      if (longer_count > count && longer_count <= n) {
+        text = std::move(longer);
+        count = longer_count;
+        grew = true;
+        break;
+      }
+    }
+    if (!grew) break;
+  }
+  if (count != n) throw Error(fmt::format("cannot build a prompt of exactly {} tokens", n));
+  return text;
+}
+
+std::string format_params(int64_t n) {
+  if (n >= 1'000'000'000) return fmt::format("{:.2f} B", static_cast<double>(n) / 1e9);
+  if (n >= 1'000'000) return fmt::format("{:.2f} M", static_cast<double>(n) / 1e6);
+  return fmt::format("{:.2f} K", static_cast<double>(n) / 1e3);
+}
+
+// The model's description as llama-bench's model_type column gives it: architecture and
+// parameter count (the weight type is in the file name).
+std::string model_type(const ModelInfo& info) {
+  return fmt::format("{} {}", info.architecture, format_params(info.n_params));
+}
+
+void finish(TestResult& r) {
+  const double n = static_cast<double>(r.samples.size());
+  double sum = 0;
+  for (double s : r.samples) sum += s;
+  r.mean = sum / n;
+  double var = 0;
+  for (double s : r.samples) var += (s - r.mean) * (s - r.mean);
+  r.sd = r.samples.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
+}
+
+double run_prompt(Engine& engine, const std::string& prompt) {
+  Request req;
+  req.prompt = prompt;
+  req.max_tokens = 1;
+  req.ignore_eos = true;
+  req.sampling.temperature = 0;
+  const Completion c = engine.generate(req);
+  return c.timings.prefill_tokens_per_s;
+}
+
+double run_gen(Engine& engine, int64_t n_gen) {
+  Request req;
+  req.prompt = "";             // BOS only
+  req.max_tokens = n_gen + 1;  // the first token comes from the prompt step
+  req.ignore_eos = true;
+  req.sampling.temperature = 0;
+  const Completion c = engine.generate(req);
+  return c.timings.decode_tokens_per_s;
+}
+
+std::string format_size(int64_t bytes) {
+  const double mib = static_cast<double>(bytes) / (1024.0 * 1024.0);
+  if (mib >= 1024.0) return fmt::format("{:.2f} GiB", mib / 1024.0);
+  return fmt::format("{:.2f} MiB", mib);
+}
+
+std::string base_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+void print_md(const std::vector<TestResult>& results) {
+  const std::vector<std::string> head = {"model", "size", "params", "threads", "test", "t/s"};
+  std::vector<std::vector<std::string>> rows;
+  for (const TestResult& r : results) {
+    rows.push_back({base_name(r.model_path), format_size(r.size_bytes), format_params(r.n_params),
+                    std::to_string(r.threads), r.test,
+                    fmt::format("{:.2f} ± {:.2f}", r.mean, r.sd)});
+  }
+  std::vector<size_t> width(head.size());
+  for (size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
+  // "±" is two bytes but one column.
+  auto columns = [](const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+  };
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], columns(row[i]));
+  }
+  auto cell = [&](const std::string& s, size_t i, bool right) {
+    const std::string pad(width[i] - columns(s), ' ');
+    return right ? pad + s : s + pad;
+  };
+  std::string line = "|";
+  for (size_t i = 0; i < head.size(); ++i) line += " " + cell(head[i], i, i >= 1) + " |";
+  fmt::print("{}\n", line);
+  line = "|";
+  for (size_t i = 0; i < head.size(); ++i) {
+    line +=
+        " " + (i >= 1 ? std::string(width[i] - 1, '-') + ":" : std::string(width[i], '-')) + " |";
+  }
+  fmt::print("{}\n", line);
+  for (const auto& row : rows) {
+    line = "|";
+    for (size_t i = 0; i < row.size(); ++i) line += " " + cell(row[i], i, i >= 1) + " |";
+    fmt::print("{}\n", line);
+  }
+}
+
+void print_json(const std::vector<TestResult>& results) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const TestResult& r : results) {
+    out.push_back({{"model_filename", r.model_path},
+                   {"model_type", r.model_type},
+                   {"model_size", r.size_bytes},
+                   {"model_n_params", r.n_params},
+                   {"n_threads", r.threads},
+                   {"test", r.test},
+                   {"n_prompt", r.n_prompt},
+                   {"n_gen", r.n_gen},
+                   {"avg_ts", r.mean},
+                   {"stddev_ts", r.sd},
+                   {"samples_ts", r.samples}});
+  }
+  fmt::print("{}\n", out.dump(2));
+}
+
+std::string csv_quote(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"') q += '"';
+    q += c;
+  }
+  return q + "\"";
+}
+
+void print_csv(const std::vector<TestResult>& results) {
+  fmt::print(
+      "model_filename,model_type,model_size,model_n_params,n_threads,test,n_prompt,n_gen,"
+      "avg_ts,stddev_ts\n");
+  for (const TestResult& r : results) {
+    fmt::print("{},{},{},{},{},{},{},{},{:.6f},{:.6f}\n", csv_quote(r.model_path),
+               csv_quote(r.model_type), r.size_bytes, r.n_params, r.threads, r.test, r.n_prompt,
+               r.n_gen, r.mean, r.sd);
+  }
+}
+
+int run(const BenchArgs& a) {
+  if (a.output != "md" && a.output != "json" && a.output != "csv") {
+    throw Error(fmt::format("--output must be md, json or csv, got '{}'", a.output));
+  }
+  if (a.repetitions < 1) throw Error(fmt::format("-r must be >= 1, got {}", a.repetitions));
+  const std::vector<std::string> paths = split_paths(a.models);
+  const std::vector<int64_t> prompts = parse_list(a.prompts, "-p", 0);
+  const std::vector<int64_t> gens = parse_list(a.gens, "-n", 0);
+  const std::vector<int64_t> threads = parse_list(a.threads, "-t", 0);
+
+  int64_t max_prompt = 1;
+  for (int64_t p : prompts) max_prompt = std::max(max_prompt, p);
+  int64_t max_gen = 1;
+  for (int64_t g : gens) max_gen = std::max(max_gen, g);
+
+  std::vector<TestResult> results;
+  for (const std::string& path : paths) {
+    const std::shared_ptr<Model> model = Model::load(path);
+    const ModelInfo& info = model->info();
+    std::vector<std::string> prompt_texts;
+    for (int64_t p : prompts) prompt_texts.push_back(p > 0 ? prompt_of_length(*model, p) : "");
+    for (int64_t t : threads) {
+      EngineOptions options;
+      options.threads = static_cast<int>(t);
+      options.context = std::max(max_prompt + 1, max_gen + 2);
+      options.batch_tokens = max_prompt;
+      options.kv_type = a.kv_type;
+      Engine engine(model, options);
+      auto make = [&](std::string test, int64_t n_prompt, int64_t n_gen) {
+        TestResult r;
+        r.model_path = path;
+        r.model_type = model_type(info);
+        r.size_bytes = info.file_bytes;
+        r.n_params = info.n_params;
+        r.threads = engine.threads();
+        r.test = std::move(test);
+        r.n_prompt = n_prompt;
+        r.n_gen = n_gen;
+        return r;
+      };
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        if (prompts[i] == 0) continue;
+        TestResult r = make(fmt::format("pp{}", prompts[i]), prompts[i], 0);
+        run_prompt(engine, prompt_texts[i]);  // warm-up: page in the weights, size buffers
+        for (int rep = 0; rep < a.repetitions; ++rep) {
+          r.samples.push_back(run_prompt(engine, prompt_texts[i]));
+        }
+        finish(r);
+        fmt::print(stderr, "loom: {} {} t={}: {:.2f} t/s\n", base_name(path), r.test, r.threads,
+                   r.mean);
+        results.push_back(std::move(r));
+      }
+      for (int64_t g : gens) {
+        if (g == 0) continue;
+        TestResult r = make(fmt::format("tg{}", g), 0, g);
+        run_gen(engine, 1);  // warm-up
+        for (int rep = 0; rep < a.repetitions; ++rep) r.samples.push_back(run_gen(engine, g));
+        finish(r);
+        fmt::print(stderr, "loom: {} {} t={}: {:.2f} t/s\n", base_name(path), r.test, r.threads,
+                   r.mean);
+        results.push_back(std::move(r));
+      }
+    }
+  }
+  if (a.output == "md") print_md(results);
+  if (a.output == "json") print_json(results);
+  if (a.output == "csv") print_csv(results);
+  return 0;
+}
+
+}  // namespace
+
+Command add_bench(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Prompt-processing (ppN) and generation (tgN) speed, as llama-bench reports it");
+  cmd->add_option("-m,--model", args->models, "GGUF model file(s), comma-separated")->required();
+  cmd->add_option("-p,--n-prompt", args->prompts, "Prompt lengths, comma-separated; 0 = none")
+      ->capture_default_str();
+  cmd->add_option("-n,--n-gen", args->gens, "Generated lengths, comma-separated; 0 = none")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", args->threads, "Thread counts, comma-separated; 0 = one per core")
+      ->capture_default_str();
+  cmd->add_option("-r,--repetitions", args->repetitions, "Repetitions of each test")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", args->output, "Output format: md, json or csv")
+      ->capture_default_str();
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  return [args] { return run(*args); };
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,151 @@
+// `loom bench` as a user runs it: every output format parses and holds one row per
+// (model, threads, test); bad arguments are errors with a message, not a crash.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+const std::string kLoom = LOOM_BINARY;
+const std::string kShared = LOOM_SHARED_DIR;
+const std::string kModel = kShared + "/models/stories260K.gguf";
+const std::string kModelQ4 = kShared + "/models/stories260K-q4_0.gguf";
+
+struct Output {
+  int status;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+Output run(const std::string& args) {
+  const std::string err_path = ::testing::TempDir() + "/loom_bench_stderr.txt";
+  const std::string command = kLoom + " bench " + args + " 2>" + err_path;
+  FILE* pipe = popen(command.c_str(), "r");
+  Output result{};
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  FILE* err = fopen(err_path.c_str(), "r");
+  while (err && (n = fread(buffer.data(), 1, buffer.size(), err)) > 0)
+    result.err.append(buffer.data(), n);
+  if (err) fclose(err);
+  return result;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> split(const std::string& line, char sep) {
+  std::vector<std::string> out;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, sep)) out.push_back(cell);
+  return out;
+}
+
+std::string trim(const std::string& s) {
+  const size_t b = s.find_first_not_of(' ');
+  const size_t e = s.find_last_not_of(' ');
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+TEST(BenchCli, JsonHasOneEntryPerModelThreadAndTest) {
+  const Output o = run("-m " + kModel + "," + kModelQ4 + " -p 16,32 -n 8 -t 1,2 -r 2 -o json");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u * 2u * 3u);
+  std::vector<std::string> tests;
+  for (const auto& e : j) {
+    EXPECT_GT(e["avg_ts"].get<double>(), 0);
+    EXPECT_GE(e["stddev_ts"].get<double>(), 0);
+    EXPECT_EQ(e["samples_ts"].size(), 2u);
+    EXPECT_GT(e["model_size"].get<int64_t>(), 0);
+    EXPECT_GT(e["model_n_params"].get<int64_t>(), 0);
+    tests.push_back(e["test"].get<std::string>());
+  }
+  EXPECT_EQ(j[0]["model_filename"], kModel);
+  EXPECT_EQ(j[0]["n_threads"], 1);
+  EXPECT_EQ(j[3]["n_threads"], 2);
+  EXPECT_EQ(j[11]["model_filename"], kModelQ4);
+  EXPECT_EQ(tests[0], "pp16");
+  EXPECT_EQ(tests[1], "pp32");
+  EXPECT_EQ(tests[2], "tg8");
+  EXPECT_EQ(j[1]["n_prompt"], 32);
+  EXPECT_EQ(j[2]["n_gen"], 8);
+}
+
+TEST(BenchCli, CsvHasAHeaderAndOneRowPerTest) {
+  const Output o = run("-m " + kModel + " -p 16 -n 4 -t 1 -r 1 --output csv");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const std::vector<std::string> rows = lines(o.out);
+  ASSERT_EQ(rows.size(), 3u);
+  const std::vector<std::string> head = split(rows[0], ',');
+  ASSERT_EQ(head.size(), 10u);
+  EXPECT_EQ(head[5], "test");
+  EXPECT_EQ(head[8], "avg_ts");
+  const std::vector<std::string> pp = split(rows[1], ',');
+  ASSERT_EQ(pp.size(), head.size());
+  EXPECT_EQ(pp[5], "pp16");
+  EXPECT_GT(std::stod(pp[8]), 0);
+  const std::vector<std::string> tg = split(rows[2], ',');
+  ASSERT_EQ(tg.size(), head.size());
+  EXPECT_EQ(tg[5], "tg4");
+  EXPECT_GT(std::stod(tg[8]), 0);
+}
+
+TEST(BenchCli, MarkdownIsATableWithMeanAndDeviation) {
+  const Output o = run("-m " + kModel + " -p 16 -n 4 -t 1 -r 2");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const std::vector<std::string> rows = lines(o.out);
+  ASSERT_EQ(rows.size(), 4u);
+  const std::vector<std::string> head = split(rows[0], '|');
+  ASSERT_EQ(head.size(), 7u);  // leading empty cell, then six columns
+  EXPECT_EQ(trim(head[1]), "model");
+  EXPECT_EQ(trim(head[5]), "test");
+  EXPECT_EQ(trim(head[6]), "t/s");
+  EXPECT_NE(rows[1].find("---"), std::string::npos);
+  for (size_t i = 2; i < rows.size(); ++i) {
+    const std::vector<std::string> cells = split(rows[i], '|');
+    ASSERT_EQ(cells.size(), 7u) << rows[i];
+    EXPECT_EQ(trim(cells[1]), "stories260K.gguf");
+    EXPECT_EQ(trim(cells[4]), "1");
+    const std::string ts = trim(cells[6]);
+    const size_t pm = ts.find(" ± ");
+    ASSERT_NE(pm, std::string::npos) << ts;
+    EXPECT_GT(std::stod(ts.substr(0, pm)), 0);
+    EXPECT_GE(std::stod(ts.substr(pm + 4)), 0);
+  }
+  EXPECT_EQ(trim(split(rows[2], '|')[5]), "pp16");
+  EXPECT_EQ(trim(split(rows[3], '|')[5]), "tg4");
+}
+
+TEST(BenchCli, BadArgumentsAreErrors) {
+  const std::vector<std::string> bad = {
+      "-m " + kModel + " -p 1x",         "-m " + kModel + " -p 16,,32", "-m " + kModel + " -n -4",
+      "-m " + kModel + " -t -1",         "-m " + kModel + " -r 0",      "-m " + kModel + " -o xml",
+      "-m /nonexistent/model.gguf -p 4", "-m " + kModel + ", -p 4",     "-p 16",
+  };
+  for (const std::string& args : bad) {
+    const Output o = run(args + " -n 2 -r 1");
+    EXPECT_NE(o.status, 0) << args;
+    EXPECT_NE(o.status, 3) << args << ": internal error\n" << o.err;
+    EXPECT_TRUE(o.out.empty()) << args;
+    EXPECT_FALSE(o.err.empty()) << args;
+  }
+}
+
+}  // namespace
