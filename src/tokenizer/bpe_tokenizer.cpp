@@ -22,6 +22,21 @@ struct Symbol {
 };
 constexpr int32_t kMergedAway = -2;
 
+// `text` with each U+2581 (SentencePiece's space) turned back into a space.
+std::string metaspace_to_space(std::string_view text) {
+  static constexpr std::string_view kMetaspace = "\xE2\x96\x81";
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (text.substr(i, kMetaspace.size()) == kMetaspace) {
+      out += ' ';
+      i += kMetaspace.size();
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
 struct Bigram {
   int32_t rank;
   int32_t left;  // symbol index
@@ -75,30 +90,24 @@ BpeTokenizer::BpeTokenizer(VocabData& vocab, BpeOptions options)
   pieces_.resize(tokens_.size());
   for (size_t id = 0; id < tokens_.size(); ++id) {
     const std::string& text = tokens_[id];
-    if (types_[id] == TokenType::kByte) {
-      // <0xNN>: the byte it names.
-      if (text.size() == 6 && text.starts_with("<0x") && text.back() == '>') {
-        pieces_[id] = static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16));
-      }
-    } else if (types_[id] == TokenType::kNormal) {
-      if (byte_level_) {
-        pieces_[id] = byte_level::decode(text);
-      } else if (options.decode_metaspace) {
-        static constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581
-        std::string piece;
-        for (size_t i = 0; i < text.size();) {
-          if (std::string_view(text).substr(i, kMetaspace.size()) == kMetaspace) {
-            piece += ' ';
-            i += kMetaspace.size();
-          } else {
-            piece += text[i++];
-          }
+    switch (types_[id]) {
+      case TokenType::kByte:  // <0xNN>: the byte it names
+        if (text.size() == 6 && text.starts_with("<0x") && text.back() == '>') {
+          pieces_[id] = static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16));
         }
-        pieces_[id] = std::move(piece);
-      } else {
+        break;
+      case TokenType::kNormal:
+        pieces_[id] = byte_level_ ? byte_level::decode(text) : text;
+        break;
+      case TokenType::kUserDefined:  // stored as raw text, not in the byte alphabet
         pieces_[id] = text;
-      }
+        break;
+      default:
+        break;
     }
+    // Character level: the decoder turns U+2581 back into spaces in every piece, added
+    // tokens such as Gemma's runs of U+2581 included.
+    if (options.decode_metaspace && !byte_level_) pieces_[id] = metaspace_to_space(pieces_[id]);
   }
 }
 
@@ -231,8 +240,7 @@ std::string BpeTokenizer::token_to_piece(int32_t id, bool render_special) const 
     case TokenType::kControl:
     case TokenType::kUnknown:
       return render_special ? tokens_[id] : std::string();
-    case TokenType::kUserDefined:  // stored as raw text, not in the byte alphabet
-      return tokens_[id];
+    case TokenType::kUserDefined:
     case TokenType::kNormal:
     case TokenType::kByte:
       return pieces_[id];

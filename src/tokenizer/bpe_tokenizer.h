@@ -67,7 +67,7 @@ class BpeTokenizer final : public Tokenizer {
   // Byte level: id of each byte's one-character token; character level: of its <0xNN>
   // byte-fallback token. -1 when the vocabulary lacks it.
   std::array<int32_t, 256> byte_ids_{};
-  std::vector<std::string> pieces_;  // (n_vocab) bytes of NORMAL and BYTE tokens
+  std::vector<std::string> pieces_;  // (n_vocab) bytes of NORMAL, BYTE, USER_DEFINED tokens
   bool byte_level_ = true;
   bool byte_fallback_ = false;
   bool fuse_unknown_ = false;

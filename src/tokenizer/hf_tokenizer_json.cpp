@@ -33,7 +33,7 @@ constexpr size_t kMaxPaddingIds = 1 << 20;
 
 // Everything the file's parts say, gathered before the tokenizer is built.
 struct HfSpec {
-  std::vector<std::string> split_patterns;
+  std::vector<PreTokenizer::Rule> split_rules;
   bool byte_level = false;
   bool prefix_space = false;  // ByteLevel add_prefix_space
   std::vector<Normalizer::Step> normalizer_steps;
@@ -77,28 +77,36 @@ void read_pre_tokenizer(const json& node, const std::string& origin, HfSpec& spe
     if (spec.byte_level) {
       fail("{}: pre_tokenizer Split after ByteLevel is not supported", origin);
     }
+    using Behavior = PreTokenizer::Behavior;
+    static const std::map<std::string, Behavior> kBehaviors = {
+        {"Isolated", Behavior::kIsolated},
+        {"Removed", Behavior::kRemoved},
+        {"MergedWithPrevious", Behavior::kMergedWithPrevious},
+        {"MergedWithNext", Behavior::kMergedWithNext}};
     const std::string behavior = node.value("behavior", "Isolated");
-    if (behavior != "Isolated") {
-      fail("{}: pre_tokenizer Split behavior \"{}\" is not supported (supported: Isolated)", origin,
-           behavior);
+    const auto it = kBehaviors.find(behavior);
+    if (it == kBehaviors.end()) {
+      fail(
+          "{}: pre_tokenizer Split behavior \"{}\" is not supported (supported: Isolated, "
+          "Removed, MergedWithPrevious, MergedWithNext)",
+          origin, behavior);
     }
     if (flag(node, "invert", false)) {
       fail("{}: pre_tokenizer Split with invert = true is not supported", origin);
     }
-    spec.split_patterns.push_back(pattern_of(node, origin, "pre_tokenizer Split"));
+    spec.split_rules.push_back({pattern_of(node, origin, "pre_tokenizer Split"), it->second});
   } else if (type == "ByteLevel") {
     if (flag(node, "add_prefix_space", true)) {
-      if (!spec.split_patterns.empty()) {
+      if (!spec.split_rules.empty()) {
         fail("{}: pre_tokenizer ByteLevel with add_prefix_space after a Split is not supported",
              origin);
       }
       spec.prefix_space = true;
     }
-    if (flag(node, "use_regex", true)) spec.split_patterns.emplace_back(kByteLevelPattern);
+    if (flag(node, "use_regex", true)) spec.split_rules.push_back({std::string(kByteLevelPattern)});
     spec.byte_level = true;
   } else if (type == "Digits") {
-    spec.split_patterns.emplace_back(flag(node, "individual_digits", false) ? R"(\p{N})"
-                                                                            : R"(\p{N}+)");
+    spec.split_rules.push_back({flag(node, "individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)"});
   } else {
     fail(
         "{}: pre_tokenizer type \"{}\" is not supported (supported: Sequence, Split, "
@@ -399,7 +407,7 @@ std::unique_ptr<Tokenizer> build(std::string_view json_text, std::string_view co
   if (spec.prefix_space) steps.push_back({Normalizer::Kind::kPrefixSpace});
   if (!steps.empty()) options.normalizer = std::make_unique<Normalizer>(std::move(steps));
   options.pre_tokenizer =
-      std::make_unique<PreTokenizer>(spec.split_patterns, flag(model, "ignore_merges", false));
+      std::make_unique<PreTokenizer>(spec.split_rules, flag(model, "ignore_merges", false));
   return make_bpe_tokenizer(vocab, std::move(options));
 }
 

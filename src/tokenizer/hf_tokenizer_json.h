@@ -4,9 +4,10 @@
 // Supported, and anything else is a loom::Error naming the field (never ignored):
 //   model          "BPE": vocab, merges ("a b" strings or ["a", "b"] pairs),
 //                  byte_fallback, ignore_merges, unk_token, fuse_unk
-//   pre_tokenizer  Sequence, Split (Regex or String pattern, behavior Isolated, not
-//                  inverted; the regex runs through PCRE2 as written), ByteLevel
-//                  (add_prefix_space only first, use_regex), Digits
+//   pre_tokenizer  Sequence, Split (Regex or String pattern; behavior Isolated, Removed,
+//                  MergedWithPrevious or MergedWithNext; not inverted; the regex runs
+//                  through PCRE2 as written), ByteLevel (add_prefix_space only first,
+//                  use_regex), Digits
 //   normalizer     Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, Strip
 //   decoder        ByteLevel, Sequence, Replace "▁" -> " ", ByteFallback, Fuse,
 //                  Strip " " (1, 0), Metaspace

@@ -75,6 +75,7 @@ PreTokenizer::PreTokenizer(std::string_view name) {
     }
     for (std::string_view pattern : pipeline.patterns) {
       regexes_.push_back(std::make_unique<Regex>(pattern));
+      behaviors_.push_back(Behavior::kIsolated);
     }
     ignore_merges_ = pipeline.ignore_merges;
     return;
@@ -85,9 +86,12 @@ PreTokenizer::PreTokenizer(std::string_view name) {
        known);
 }
 
-PreTokenizer::PreTokenizer(const std::vector<std::string>& patterns, bool ignore_merges)
+PreTokenizer::PreTokenizer(const std::vector<Rule>& rules, bool ignore_merges)
     : ignore_merges_(ignore_merges) {
-  for (const std::string& pattern : patterns) regexes_.push_back(std::make_unique<Regex>(pattern));
+  for (const Rule& rule : rules) {
+    regexes_.push_back(std::make_unique<Regex>(rule.pattern));
+    behaviors_.push_back(rule.behavior);
+  }
 }
 
 PreTokenizer::~PreTokenizer() = default;
@@ -106,7 +110,9 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& w
   if (text.empty()) return;
   std::vector<std::string_view> pieces{text};
   std::vector<std::string_view> next;
-  for (const auto& regex : regexes_) {
+  for (size_t stage = 0; stage < regexes_.size(); ++stage) {
+    const Regex* regex = regexes_[stage].get();
+    const Behavior behavior = behaviors_[stage];
     next.clear();
     for (std::string_view piece : pieces) {
       // Each piece is matched on its own: lookaheads and `$` see only the piece.
@@ -119,9 +125,15 @@ void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& w
           search = begin + std::max<size_t>(1, d.status == utf8::Status::kValid ? d.length : 1);
           continue;
         }
+        search = end;
+        if (behavior == Behavior::kMergedWithPrevious) {
+          next.push_back(piece.substr(gap_start, end - gap_start));
+          gap_start = end;
+          continue;
+        }
         if (begin > gap_start) next.push_back(piece.substr(gap_start, begin - gap_start));
-        next.push_back(piece.substr(begin, end - begin));
-        gap_start = search = end;
+        if (behavior == Behavior::kIsolated) next.push_back(piece.substr(begin, end - begin));
+        gap_start = behavior == Behavior::kMergedWithNext ? begin : end;
       }
       if (gap_start < piece.size()) next.push_back(piece.substr(gap_start));
     }

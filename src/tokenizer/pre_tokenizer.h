@@ -18,10 +18,21 @@ class PreTokenizer {
   // The pipeline for tokenizer.ggml.pre = `name` ("" when the key is absent: llama.cpp's
   // default pipeline). loom::Error naming the key and the value for an unknown name.
   explicit PreTokenizer(std::string_view name);
-  // A pipeline of explicit expressions (a tokenizer.json's Split patterns), run as above;
-  // an empty list leaves text unsplit. loom::Error naming the pattern when one does not
-  // compile.
-  PreTokenizer(const std::vector<std::string>& patterns, bool ignore_merges);
+  // What a split keeps of a match (Hugging Face's SplitDelimiterBehavior).
+  enum class Behavior {
+    kIsolated,            // the match is a piece of its own
+    kRemoved,             // the match is dropped
+    kMergedWithPrevious,  // the match ends the piece before it
+    kMergedWithNext,      // the match starts the piece after it
+  };
+  struct Rule {
+    std::string pattern;
+    Behavior behavior = Behavior::kIsolated;
+  };
+  // A pipeline of explicit expressions (a tokenizer.json's Split patterns), run in order
+  // as above; an empty list leaves text unsplit. loom::Error naming the pattern when one
+  // does not compile.
+  PreTokenizer(const std::vector<Rule>& rules, bool ignore_merges);
   ~PreTokenizer();
   PreTokenizer(const PreTokenizer&) = delete;
   PreTokenizer& operator=(const PreTokenizer&) = delete;
@@ -38,6 +49,7 @@ class PreTokenizer {
 
  private:
   std::vector<std::unique_ptr<Regex>> regexes_;
+  std::vector<Behavior> behaviors_;  // (regexes_)
   bool ignore_merges_ = false;
 };
 

@@ -15,6 +15,7 @@
 #include "test_util.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/normalizer.h"
+#include "tokenizer/pre_tokenizer.h"
 
 namespace loom {
 namespace {
@@ -200,6 +201,25 @@ TEST(HfTokenizerJson, SplitRegexRunsAsWritten) {
   EXPECT_EQ(load(j)->encode("123", false), (Ids{260, '3'}));
 }
 
+std::vector<std::string> split(PreTokenizer::Behavior behavior, const std::string& text) {
+  std::vector<std::string_view> words;
+  PreTokenizer({{"-", behavior}}, false).split(text, words);
+  return {words.begin(), words.end()};
+}
+
+TEST(PreTokenizer, SplitBehaviors) {
+  using Words = std::vector<std::string>;
+  using B = PreTokenizer::Behavior;
+  // Hugging Face's own examples for SplitDelimiterBehavior.
+  EXPECT_EQ(split(B::kIsolated, "the-final--countdown"),
+            (Words{"the", "-", "final", "-", "-", "countdown"}));
+  EXPECT_EQ(split(B::kRemoved, "the-final--countdown"), (Words{"the", "final", "countdown"}));
+  EXPECT_EQ(split(B::kMergedWithPrevious, "the-final--countdown"),
+            (Words{"the-", "final-", "-", "countdown"}));
+  EXPECT_EQ(split(B::kMergedWithNext, "the-final--countdown"),
+            (Words{"the", "-final", "-", "-countdown"}));
+}
+
 TEST(HfTokenizerJson, NormalizerNfcLowercaseStrip) {
   json j = gpt2_style();
   j["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}};
@@ -234,9 +254,9 @@ TEST(HfTokenizerJson, UnsupportedPartsAreErrorsNamingThem) {
   j = gpt2_style();
   j["pre_tokenizer"] = {{"type", "Split"},
                         {"pattern", {{"String", " "}}},
-                        {"behavior", "Removed"},
+                        {"behavior", "Contiguous"},
                         {"invert", false}};
-  EXPECT_NE(error_of(j).find("behavior \"Removed\""), std::string::npos) << error_of(j);
+  EXPECT_NE(error_of(j).find("behavior \"Contiguous\""), std::string::npos) << error_of(j);
 
   j = gpt2_style();
   j["normalizer"] = {{"type", "Precompiled"}};
