@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/isa.h"
+#include "kernels/kquants.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
@@ -23,15 +24,16 @@ struct IsaFunctions {
   void (*rows)(const WeightMatrix&, int64_t, int64_t, const Activations&, float*);
 };
 
-IsaFunctions functions_for(Isa isa) {
+IsaFunctions functions_for(Isa isa, DType type) {
+  const bool k_quant = detail::uses_q8_k_activations(type);
 #if LOOM_KERNELS_HAVE_AVX2
   if (isa == Isa::kAvx2) {
     return {detail::avx2::quantize_q8_0_activations, detail::avx2::round_activations,
-            detail::avx2::matmul_rows};
+            k_quant ? detail::avx2::k_rows : detail::avx2::matmul_rows};
   }
 #endif
   return {detail::scalar::quantize_q8_0_activations, detail::scalar::round_activations,
-          detail::scalar::matmul_rows};
+          k_quant ? detail::scalar::k_rows : detail::scalar::matmul_rows};
 }
 
 // Rows are claimed by threads in chunks: a multiple of every tile height, enough chunks
@@ -72,6 +74,27 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
     return a;
   }
   const int64_t cols = w.cols;
+  if (detail::uses_q8_k_activations(w.type)) {
+    // One quantizer for every instruction set: activations are a small part of the work.
+    const int64_t nb = cols / kQK_K;
+    const size_t quant_bytes = align_up(elements);
+    const size_t scale_bytes = align_up(static_cast<size_t>(n_tokens * nb) * sizeof(float));
+    const size_t sum_bytes = align_up(static_cast<size_t>(n_tokens * cols / 16) * sizeof(int32_t));
+    const size_t bytes = quant_bytes + scale_bytes + sum_bytes;
+    if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
+    uint8_t* base = scratch.activations.data();
+    auto* quants = reinterpret_cast<int8_t*>(base);
+    auto* scales = reinterpret_cast<float*>(base + quant_bytes);
+    auto* sums = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes);
+    for_tokens(pool, n_tokens, cols, [&](int64_t t) {
+      detail::scalar::quantize_q8_k_activations(x + t * cols, cols, quants + t * cols,
+                                                scales + t * nb, sums + t * (cols / 16));
+    });
+    a.quants = quants;
+    a.scales = scales;
+    a.sums = sums;
+    return a;
+  }
   if (!detail::uses_q8_0_activations(w.type)) {
     const size_t bytes = align_up(elements * sizeof(float));
     if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
@@ -118,7 +141,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   check_matrix(w);
   if (n_tokens < 0) fail("matmul: negative token count {}", n_tokens);
   if (n_tokens == 0 || w.rows == 0) return;
-  const IsaFunctions isa = functions_for(active_isa());
+  const IsaFunctions isa = functions_for(active_isa(), w.type);
   const Activations a = convert_activations(w, x, n_tokens, isa, pool, scratch);
   const int64_t work = w.rows * w.cols * n_tokens;
   if (pool.size() == 1 || work < kMinParallelWork || w.rows <= kRowGroup) {

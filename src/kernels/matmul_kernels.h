@@ -20,6 +20,8 @@ struct Activations {
   // type (F16 or BF16 activations, kept widened so the inner loops need no conversion).
   const float* values = nullptr;
   // Q8_0/Q4_0 weights: Q8_0 blocks stored as planes, so quants are 32-byte aligned.
+  // K-quant weights: Q8_K blocks as planes, scales (n_tokens, cols / 256) f32 and sums
+  // (n_tokens, cols / 16), the sum of every 16 quants.
   const int8_t* quants = nullptr;  // (n_tokens, cols) q
   const float* scales = nullptr;   // (n_tokens, cols / 32) d: the fp16 scale widened to f32
   const int32_t* sums = nullptr;   // (n_tokens, cols / 32) sum of the block's q
@@ -28,6 +30,11 @@ struct Activations {
 // The dot partner of a weight type: Q8_0 for Q8_0/Q4_0, the type itself for float types.
 inline bool uses_q8_0_activations(DType weight_type) {
   return weight_type == DType::Q8_0 || weight_type == DType::Q4_0;
+}
+
+// The K-quants (Q4_K, Q5_K, Q6_K) multiply with Q8_K activations.
+inline bool uses_q8_k_activations(DType weight_type) {
+  return weight_type == DType::Q4_K || weight_type == DType::Q5_K || weight_type == DType::Q6_K;
 }
 
 // f32 value of every fp16 bit pattern (256 KiB, built on first use): turns a block

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/kquants.h"
 #include "kernels/quant_blocks.h"
 
 namespace loom::kernels {
@@ -102,6 +103,11 @@ void quantize_row(DType type, const float* src, void* dst, int64_t n) {
     case DType::Q4_0:
       quantize_q4_0(src, static_cast<BlockQ4_0*>(dst), n);
       return;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      detail::quantize_k_row(type, src, dst, n);
+      return;
     default:
       break;
   }
@@ -129,6 +135,11 @@ void dequantize_row(DType type, const void* src, float* dst, int64_t n) {
       return;
     case DType::Q4_0:
       dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, n);
+      return;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K:
+      detail::dequantize_k_row(type, src, dst, n);
       return;
     default:
       break;

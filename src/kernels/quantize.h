@@ -1,5 +1,5 @@
 // Conversion between f32 rows and every computable storage type (F32, F16, BF16, Q8_0,
-// Q4_0), rounding exactly as ggml's reference quantizers do, so files loom writes
+// Q4_0, Q4_K, Q5_K, Q6_K), rounding exactly as ggml's reference quantizers do, so files loom writes
 // match files other tools write.
 #pragma once
 

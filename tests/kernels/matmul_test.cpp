@@ -254,7 +254,7 @@ TEST(Matmul, RejectsUnsupportedAndMalformedMatrices) {
   MatmulScratch scratch;
   std::vector<uint8_t> data(4096);
   std::vector<float> x(256), y(256);
-  EXPECT_THROW(matmul({DType::Q4_K, 2, 256, data.data()}, x.data(), 1, y.data(), pool, scratch),
+  EXPECT_THROW(matmul({DType::Q2_K, 2, 256, data.data()}, x.data(), 1, y.data(), pool, scratch),
                Error);
   EXPECT_THROW(matmul({DType::Q8_0, 2, 48, data.data()}, x.data(), 1, y.data(), pool, scratch),
                Error);

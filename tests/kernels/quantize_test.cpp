@@ -153,7 +153,7 @@ TEST(Quantize, RejectsPartialBlocksAndUnsupportedTypes) {
   float x[64] = {};
   uint8_t out[128];
   EXPECT_THROW(quantize_row(DType::Q8_0, x, out, 33), Error);
-  EXPECT_THROW(quantize_row(DType::Q4_K, x, out, 64), Error);
+  EXPECT_THROW(quantize_row(DType::Q2_K, x, out, 64), Error);
   EXPECT_THROW(dequantize_row(DType::Q5_0, out, x, 32), Error);
 }
 
