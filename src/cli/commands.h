@@ -15,5 +15,6 @@ Command add_perplexity(CLI::App& app);
 Command add_synth(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_quantize(CLI::App& app);
 
 }  // namespace loom::cli

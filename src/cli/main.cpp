@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add(loom::cli::add_synth);
   add(loom::cli::add_tokenize);
   add(loom::cli::add_bench);
+  add(loom::cli::add_quantize);
 
   try {
     app.parse(argc, argv);
