@@ -15,6 +15,8 @@ inline void cpu_relax() {
 
 // About 50-100 microseconds of spinning before a worker sleeps.
 constexpr int kSpinIterations = 20000;
+// The caller's wait for the other threads of a job before it starts yielding its core.
+constexpr int kWaitSpins = 2000;
 
 }  // namespace
 
@@ -43,7 +45,16 @@ void ThreadPool::run_erased(Task task, void* context) {
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   task(context, 0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  // Spin briefly (a worker usually finishes within microseconds), then yield the core:
+  // when more threads are runnable than there are cores (tests in parallel, a busy
+  // machine), the worker we wait for may need this very core to finish.
+  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+    if (i < kWaitSpins) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 }
 
 void ThreadPool::worker_loop(int thread) {
