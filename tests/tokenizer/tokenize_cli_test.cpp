@@ -126,7 +126,7 @@ TEST(TokenizeCli, IdsMatchTheGoldensFromTokenizerJson) {
 }
 
 TEST(TokenizeCli, PromptTextGivesTheGoldenIds) {
-  const Golden& c = goldens("llama-spm")[3];
+  const Golden c = goldens("llama-spm")[3];
   const Output o = run("-m " + vocab("llama-spm") + " -p " + quote(c.text) + " --ids --no-special");
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(o.out, c.ids + "\n");
