@@ -32,6 +32,7 @@ StateSpace::StateSpace(const Grammar& grammar) : grammar_(grammar) {
   nodes_.push_back({UINT32_MAX, 0, 0});  // kAcceptNode
   sets_.emplace_back();                  // kDeadState
   accepting_.push_back(false);
+  row_of_state_.push_back(kNoRow);
   set_ids_.emplace(std::vector<uint32_t>{}, kDeadState);
   transition_keys_.assign(1024, 0);
   transition_values_.assign(1024, 0);
@@ -124,25 +125,30 @@ StateId StateSpace::intern_set(std::vector<uint32_t>& nodes) {
   if (inserted) {
     sets_.push_back(nodes);
     accepting_.push_back(!nodes.empty() && nodes.front() == kAcceptNode);
+    row_of_state_.push_back(kNoRow);
   }
   return it->second;
 }
 
 StateId StateSpace::step(StateId state, uint8_t byte) {
+  uint32_t row = row_of_state_[state];
+  if (row == kNoRow && dense_.size() < kMaxDenseRows * 256) {
+    row = static_cast<uint32_t>(dense_.size() / 256);
+    dense_.resize(dense_.size() + 256, kUnknown);
+    row_of_state_[state] = row;
+  }
+  if (row != kNoRow) {
+    const size_t slot = size_t{row} * 256 + byte;
+    if (dense_[slot] == kUnknown) dense_[slot] = compute_step(state, byte);
+    return dense_[slot];
+  }
   const uint64_t key = (uint64_t{state} << 8 | byte) + 1;
   size_t mask = transition_keys_.size() - 1;
   for (size_t i = mix(key) & mask;; i = (i + 1) & mask) {
     if (transition_keys_[i] == key) return transition_values_[i];
     if (transition_keys_[i] == 0) break;
   }
-  scratch_.clear();
-  visiting_.clear();
-  const size_t n = sets_[state].size();
-  for (size_t i = 0; i < n; ++i) {
-    const uint32_t node = sets_[state][i];
-    if (node != kAcceptNode) step_node(node, byte, scratch_);
-  }
-  const StateId next = intern_set(scratch_);
+  const StateId next = compute_step(state, byte);
   if (2 * (n_transitions_ + 1) > transition_keys_.size()) {
     std::vector<uint64_t> keys(transition_keys_.size() * 2, 0);
     std::vector<StateId> values(keys.size(), 0);
@@ -163,6 +169,17 @@ StateId StateSpace::step(StateId state, uint8_t byte) {
   transition_values_[i] = next;
   ++n_transitions_;
   return next;
+}
+
+StateId StateSpace::compute_step(StateId state, uint8_t byte) {
+  scratch_.clear();
+  visiting_.clear();
+  const size_t n = sets_[state].size();
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t node = sets_[state][i];
+    if (node != kAcceptNode) step_node(node, byte, scratch_);
+  }
+  return intern_set(scratch_);
 }
 
 StateId StateSpace::step(StateId state, std::string_view bytes) {

@@ -71,7 +71,16 @@ class StateSpace {
   std::vector<std::vector<uint32_t>> sets_;  // (n_states) sorted node ids
   std::vector<bool> accepting_;              // (n_states)
   std::unordered_map<std::vector<uint32_t>, StateId, VectorHash> set_ids_;
-  // Memoized step(): open addressing on key (state << 8 | byte) + 1 (0 = empty slot).
+  StateId compute_step(StateId state, uint8_t byte);
+
+  // Memoized step(): a 256-entry row per state for the first kMaxDenseRows states (one
+  // load per trie node in the mask walk), then a hash table.
+  static constexpr uint32_t kNoRow = UINT32_MAX;
+  static constexpr StateId kUnknown = UINT32_MAX;
+  static constexpr size_t kMaxDenseRows = 1 << 15;  // 32 MiB
+  std::vector<uint32_t> row_of_state_;              // (n_states) row index into dense_, or kNoRow
+  std::vector<StateId> dense_;                      // (n_rows, 256)
+  // Open addressing on key (state << 8 | byte) + 1 (0 = empty slot).
   std::vector<uint64_t> transition_keys_;
   std::vector<StateId> transition_values_;
   size_t n_transitions_ = 0;

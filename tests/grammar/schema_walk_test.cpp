@@ -60,7 +60,7 @@ TEST(SchemaWalk, RandomWalksValidate) {
       const auto result = test::random_walk(*processor, tokenizer, 1000 + walk);
       ASSERT_TRUE(result.ended) << "no end after " << result.n_tokens
                                 << " tokens: " << result.text.substr(0, 300);
-      EXPECT_NO_THROW((void)nlohmann::json::parse(result.text)) << result.text;
+      EXPECT_TRUE(nlohmann::json::accept(result.text)) << result.text;
       samples << nlohmann::json(result.text).dump() << "\n";
     }
     samples.close();
