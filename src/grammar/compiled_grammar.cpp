@@ -10,7 +10,7 @@ namespace loom::grammar {
 namespace {
 
 // The most recently used compiled grammars, by text.
-constexpr size_t kMaxCachedGrammars = 64;
+constexpr size_t kMaxCachedGrammars = 32;
 
 struct GrammarCache {
   std::mutex mutex;

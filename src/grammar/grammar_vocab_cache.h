@@ -24,7 +24,7 @@ using TokenMask = std::vector<uint64_t>;  // (ceil(n_vocab / 64))
 class GrammarVocabCache {
  public:
   // Above this many bytes of cached masks the cache is emptied and refilled on demand.
-  static constexpr size_t kMaxMaskBytes = size_t{64} << 20;
+  static constexpr size_t kMaxMaskBytes = size_t{8} << 20;
 
   GrammarVocabCache(const Grammar& grammar, std::shared_ptr<const GrammarVocabulary> vocab);
 

