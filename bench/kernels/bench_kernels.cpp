@@ -154,7 +154,7 @@ void register_all() {
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
-  for (DType type : {DType::F16, DType::Q8_0, DType::Q4_0}) {
+  for (DType type : {DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     for (const MatrixShape& shape : kShapes) {
       for (int threads : {1, 2}) {
         for (bool cold : {false, true}) {
@@ -168,7 +168,8 @@ void register_all() {
       }
     }
   }
-  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+  for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K,
+                     DType::Q5_K, DType::Q6_K}) {
     for (const MatrixShape& shape : kShapes) {
       for (int threads : {1, 2}) {
         const std::string name = "matmul64/" + std::string(loom::dtype_name(type)) + "/" +
