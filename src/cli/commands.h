@@ -16,5 +16,6 @@ Command add_synth(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_quantize(CLI::App& app);
+Command add_serve(CLI::App& app);
 
 }  // namespace loom::cli

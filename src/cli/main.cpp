@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   add(loom::cli::add_tokenize);
   add(loom::cli::add_bench);
   add(loom::cli::add_quantize);
+  add(loom::cli::add_serve);
 
   try {
     app.parse(argc, argv);

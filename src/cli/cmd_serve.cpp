@@ -1,0 +1,135 @@
+// `loom serve`: the OpenAI-compatible HTTP server on one model.
+#include <fmt/core.h>
+
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "cli/commands.h"
+#include "loom/chat.h"
+#include "loom/error.h"
+#include "loom/loom.h"
+#include "server/server.h"
+
+namespace loom::cli {
+namespace {
+
+struct ServeArgs {
+  std::string model_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  int32_t parallel = 4;
+  int32_t queue = 64;
+  int64_t context = 0;
+  int threads = 0;
+  int64_t batch = 512;
+  std::string kv_type = "f16";
+  std::string api_key;
+  std::string model_alias;
+  std::string chat_template;
+};
+
+server::Server* g_server = nullptr;
+
+void on_signal(int) {
+  if (g_server) g_server->stop();
+}
+
+int serve(const ServeArgs& a) {
+  if (!a.chat_template.empty()) {
+    bool known = false;
+    for (const std::string& name : builtin_chat_templates())
+      known = known || name == a.chat_template;
+    if (!known) {
+      std::string names;
+      for (const std::string& name : builtin_chat_templates()) names += " " + name;
+      throw Error(fmt::format("--chat-template {}: unknown; built-in templates:{}", a.chat_template,
+                              names));
+    }
+  }
+  server::ServerOptions options;
+  options.host = a.host;
+  options.port = a.port;
+  options.api_key = a.api_key;
+  options.model_name = a.model_alias.empty()
+                           ? std::filesystem::path(a.model_path).filename().string()
+                           : a.model_alias;
+  options.chat_template = a.chat_template;
+  options.http_threads = a.parallel + a.queue + 16;
+  server::Server server(options);
+  const int port = server.bind();
+  g_server = &server;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  // Listen at once so /health can say "loading" while the model maps.
+  std::thread http([&] { server.run(); });
+  fmt::print(stderr, "loom serve: listening on http://{}:{} (loading {})\n", a.host, port,
+             a.model_path);
+
+  try {
+    std::shared_ptr<Model> model = Model::load(a.model_path);
+    EngineOptions engine_options;
+    engine_options.threads = a.threads;
+    engine_options.context = a.context;
+    engine_options.max_sequences = a.parallel;
+    engine_options.max_queue = a.queue;
+    engine_options.batch_tokens = a.batch;
+    engine_options.kv_type = a.kv_type;
+    auto engine = std::make_shared<Engine>(model, engine_options);
+    const EngineStats stats = engine->stats();
+    fmt::print(stderr,
+               "loom serve: model {} ({}, {} layers); KV cache holds {} tokens; {} sequences "
+               "run at once, {} more may queue; context {} per sequence; {} threads\n",
+               options.model_name, model->info().architecture, model->info().n_layer,
+               stats.kv_capacity_tokens, stats.max_sequences, a.queue, engine->context(),
+               engine->threads());
+    const std::string chat_source = chat_template_source(*model);
+    fmt::print(stderr, "loom serve: chat template: {}\n",
+               !a.chat_template.empty() ? a.chat_template
+               : chat_source.empty()    ? std::string("chatml (the model has none)")
+                                        : std::string("the model's own"));
+    server.set_backend(model, engine);
+    fmt::print(stderr, "loom serve: ready\n");
+  } catch (...) {
+    server.stop();
+    http.join();
+    g_server = nullptr;
+    throw;
+  }
+  http.join();
+  g_server = nullptr;
+  fmt::print(stderr, "loom serve: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+Command add_serve(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
+  cmd->add_option("-m,--model", args->model_path, "GGUF model file")->required();
+  cmd->add_option("--host", args->host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", args->port, "port (0 = any free port)")->capture_default_str();
+  cmd->add_option("--parallel", args->parallel, "sequences that run at once")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--queue", args->queue, "requests that may wait; more get 503")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  cmd->add_option("-c,--ctx-size", args->context, "positions per sequence (0 = model's, <= 4096)")
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", args->threads, "compute threads (0 = one per core)")
+      ->capture_default_str();
+  cmd->add_option("-b,--batch-size", args->batch, "most positions computed in one step")
+      ->capture_default_str();
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--api-key", args->api_key, "require 'Authorization: Bearer KEY'");
+  cmd->add_option("--model-alias", args->model_alias, "model name reported by the API");
+  cmd->add_option("--chat-template", args->chat_template,
+                  "built-in chat template instead of the model's (chatml, llama-2, llama-3, "
+                  "mistral, gemma, phi-3, zephyr)");
+  return [args] { return serve(*args); };
+}
+
+}  // namespace loom::cli

@@ -1,0 +1,340 @@
+// POST /v1/chat/completions and /v1/completions: parse, template, tokenize, check the
+// context, submit to the engine, then answer at once or stream Server-Sent Events.
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+
+#include "loom/chat.h"
+#include "server/api_error.h"
+#include "server/event_queue.h"
+#include "server/openai_request.h"
+#include "server/openai_response.h"
+#include "server/server_state.h"
+
+namespace loom::server {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The request field an engine error message names, for the error body's "param".
+std::string field_named_in(const std::string& message) {
+  static const char* kFields[] = {"max_tokens",
+                                  "min_tokens",
+                                  "temperature",
+                                  "top_p",
+                                  "top_k",
+                                  "min_p",
+                                  "typical_p",
+                                  "repetition_penalty",
+                                  "repeat_last_n",
+                                  "presence_penalty",
+                                  "frequency_penalty",
+                                  "logit_bias",
+                                  "logprobs",
+                                  "best_of",
+                                  "num_beams",
+                                  "length_penalty",
+                                  "grammar",
+                                  "stop",
+                                  "seed",
+                                  "prompt"};
+  for (const char* field : kFields) {
+    if (message.find(field) != std::string::npos)
+      return field == std::string("num_beams") ? "use_beam_search" : field;
+  }
+  if (message.find(" n ") != std::string::npos || message.rfind("n ", 0) == 0) return "n";
+  return {};
+}
+
+// Turns the parsed request into prompt tokens and final limits; throws ApiError.
+void prepare_prompt(const Server::State& state, const Backend& backend, GenerationRequest& g) {
+  const Model& model = *backend.model;
+  Request& r = g.request;
+  const std::string prompt_field = g.chat ? "messages" : "prompt";
+  if (g.chat) {
+    const std::string& name =
+        g.chat_template.empty() ? state.options.chat_template : g.chat_template;
+    std::string text;
+    try {
+      text = apply_chat_template(model, g.messages, g.add_generation_prompt, name);
+    } catch (const Error& e) {
+      throw ApiError(400, fmt::format("the chat template failed: {}", e.what()), "messages");
+    }
+    // The template writes the special tokens itself: parse them, and add BOS only when
+    // the template did not.
+    const int32_t bos = model.bos_token();
+    const std::string bos_text = bos >= 0 ? model.token_text(bos) : std::string();
+    r.parse_special = true;
+    r.add_special = bos_text.empty() || text.rfind(bos_text, 0) != 0;
+    r.prompt = std::move(text);
+  }
+  if (r.prompt_tokens.empty()) {
+    try {
+      r.prompt_tokens = model.tokenize(r.prompt, r.add_special, r.parse_special);
+    } catch (const Error& e) {
+      throw bad_field(prompt_field, e.what());
+    }
+  } else {
+    for (int32_t token : r.prompt_tokens) {
+      if (token < 0 || token >= model.n_vocab()) {
+        throw bad_field("prompt", fmt::format("token id {} is outside the vocabulary (0..{})",
+                                              token, model.n_vocab() - 1));
+      }
+    }
+    r.prompt = model.detokenize(r.prompt_tokens);
+  }
+  if (r.prompt_tokens.empty()) throw bad_field(prompt_field, "the prompt is empty");
+  const int64_t n_prompt = static_cast<int64_t>(r.prompt_tokens.size());
+  const int64_t context = backend.engine->context();
+  if (n_prompt >= context) {
+    throw ApiError(400,
+                   fmt::format("this model's maximum context length is {} tokens, but the {} "
+                               "has {} tokens",
+                               context, prompt_field, n_prompt),
+                   prompt_field, "invalid_request_error", "context_length_exceeded");
+  }
+  if (!g.max_tokens_given) {
+    // OpenAI's legacy completions default to 16 tokens; chat runs to the end of the context.
+    r.max_tokens = g.chat ? context - n_prompt : std::min<int64_t>(16, context - n_prompt);
+  } else if (n_prompt + r.max_tokens > context) {
+    throw ApiError(
+        400,
+        fmt::format("this model's maximum context length is {} tokens, but {} "
+                    "tokens were requested ({} in the {}, {} for the completion)",
+                    context, n_prompt + r.max_tokens, n_prompt, prompt_field, r.max_tokens),
+        "max_tokens", "invalid_request_error", "context_length_exceeded");
+  }
+  if (r.min_tokens > r.max_tokens) {
+    throw bad_field("min_tokens", fmt::format("'min_tokens' ({}) exceeds max_tokens ({})",
+                                              r.min_tokens, r.max_tokens));
+  }
+}
+
+// Per-request bookkeeping shared by the engine callbacks and the HTTP worker.
+struct RequestTracker {
+  Clock::time_point submitted = Clock::now();
+  std::vector<Clock::time_point> last_token;  // per choice; epoch = none yet
+  bool first_seen = false;
+  EventQueue queue;
+};
+
+RequestCallbacks callbacks_for(Server::State& state, std::shared_ptr<RequestTracker> tracker,
+                               int32_t n_choices) {
+  tracker->last_token.assign(static_cast<size_t>(std::max(n_choices, 1)), Clock::time_point{});
+  Metrics* metrics = &state.metrics;
+  RequestCallbacks callbacks;
+  callbacks.on_token = [tracker, metrics](const TokenEvent& event) {
+    const Clock::time_point now = Clock::now();
+    if (!tracker->first_seen) {
+      tracker->first_seen = true;
+      metrics->observe_time_to_first_token(
+          std::chrono::duration<double>(now - tracker->submitted).count());
+    }
+    const size_t index = static_cast<size_t>(event.index);
+    if (index < tracker->last_token.size()) {
+      if (tracker->last_token[index] != Clock::time_point{}) {
+        metrics->observe_inter_token_latency(
+            std::chrono::duration<double>(now - tracker->last_token[index]).count());
+      }
+      tracker->last_token[index] = now;
+    }
+    EngineItem item;
+    item.event = event;
+    tracker->queue.push(std::move(item));
+  };
+  callbacks.on_done = [tracker, metrics](Completion completion) {
+    std::string reason = "length";
+    for (const Choice& c : completion.choices) {
+      if (c.finish_reason == FinishReason::kStop) reason = "stop";
+    }
+    metrics->observe_request_done(seconds_since(tracker->submitted),
+                                  completion.timings.prompt_tokens,
+                                  completion.timings.generated_tokens, reason);
+    EngineItem item;
+    item.kind = EngineItem::Kind::kDone;
+    item.completion = std::move(completion);
+    tracker->queue.push(std::move(item));
+  };
+  callbacks.on_error = [tracker](const std::string& message) {
+    EngineItem item;
+    item.kind = EngineItem::Kind::kError;
+    item.error = message;
+    tracker->queue.push(std::move(item));
+  };
+  return callbacks;
+}
+
+std::string sse(const json& value) {
+  return "data: " + dump(value) + "\n\n";
+}
+
+// Turns engine items into SSE events for one streaming response.
+class StreamWriter {
+ public:
+  StreamWriter(ResponseContext ctx, GenerationRequest request)
+      : ctx_(std::move(ctx)), request_(std::move(request)) {
+    offsets_.assign(static_cast<size_t>(request_.request.n), 0);
+  }
+
+  // The events sent before any token: the assistant role of every choice (chat).
+  std::string opening() const {
+    std::string out;
+    if (!ctx_.chat) return out;
+    for (int32_t i = 0; i < request_.request.n; ++i) {
+      out += sse(chunk_json(ctx_, i, {{"role", "assistant"}, {"content", ""}}, "", "", nullptr));
+    }
+    return out;
+  }
+
+  std::string token(const TokenEvent& event) {
+    std::string out;
+    json logprobs = nullptr;
+    if (request_.logprobs && event.logprob) {
+      if (ctx_.chat) {
+        logprobs = {{"content", json::array({chat_logprob(*ctx_.vocab, *event.logprob)})}};
+      } else {
+        TextLogprobs text_logprobs;
+        const size_t index = static_cast<size_t>(event.index);
+        int64_t& offset = offsets_.at(index < offsets_.size() ? index : 0);
+        text_logprobs.add(*ctx_.vocab, *event.logprob, offset);
+        offset += static_cast<int64_t>(event.logprob->bytes.size());
+        logprobs = text_logprobs.to_json();
+      }
+    }
+    if (!event.text.empty() || !logprobs.is_null()) {
+      const json delta = {{"content", event.text}};
+      out += sse(chunk_json(ctx_, event.index, delta, event.text, "", logprobs));
+    }
+    if (event.finished) {
+      out += sse(chunk_json(ctx_, event.index, json::object(), "", to_string(event.finish_reason),
+                            nullptr));
+    }
+    return out;
+  }
+
+  std::string done(const Completion& completion) const {
+    std::string out;
+    if (request_.include_usage) out += sse(usage_chunk_json(ctx_, completion.timings));
+    return out + "data: [DONE]\n\n";
+  }
+
+  static std::string error(const ApiError& e) { return sse(e.body()) + "data: [DONE]\n\n"; }
+
+ private:
+  ResponseContext ctx_;
+  GenerationRequest request_;
+  std::vector<int64_t> offsets_;  // completions logprobs: text offset per choice
+};
+
+void respond_whole(Server::State& state, httplib::Response& res, const ResponseContext& ctx,
+                   const GenerationRequest& g, RequestTracker& tracker) {
+  std::vector<EngineItem> items;
+  for (;;) {
+    items.clear();
+    if (!tracker.queue.pop_all(items, std::chrono::milliseconds(1000))) continue;
+    for (EngineItem& item : items) {
+      if (item.kind == EngineItem::Kind::kError) {
+        throw ApiError(500, "generation failed: " + item.error, {}, "server_error");
+      }
+      if (item.kind == EngineItem::Kind::kDone) {
+        res.set_content(dump(completion_json(ctx, g, item.completion, g.request.prompt)),
+                        "application/json");
+        return;
+      }
+    }
+  }
+}
+
+void respond_stream(Server::State& state, httplib::Response& res, ResponseContext ctx,
+                    GenerationRequest g, std::shared_ptr<RequestTracker> tracker,
+                    std::shared_ptr<Backend> backend, RequestId id) {
+  struct StreamState {
+    explicit StreamState(StreamWriter w) : writer(std::move(w)) {}
+    StreamWriter writer;
+    bool opened = false;
+    std::atomic<bool> finished{false};
+  };
+  auto stream = std::make_shared<StreamState>(StreamWriter(std::move(ctx), std::move(g)));
+  const auto keep_alive =
+      std::chrono::milliseconds(static_cast<int64_t>(state.options.keep_alive_seconds * 1000));
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [stream, tracker, keep_alive](size_t, httplib::DataSink& sink) {
+        auto write = [&](const std::string& text) {
+          return text.empty() || sink.write(text.data(), text.size());
+        };
+        if (!stream->opened) {
+          stream->opened = true;
+          return write(stream->writer.opening() + ": loom\n\n");
+        }
+        std::vector<EngineItem> items;
+        // Nothing to send (a long prefill, a queue): an SSE comment keeps proxies and
+        // clients from timing out, and shows whether the client is still there.
+        if (!tracker->queue.pop_all(items, keep_alive)) return write(": keep-alive\n\n");
+        std::string out;
+        for (const EngineItem& item : items) {
+          if (item.kind == EngineItem::Kind::kToken) {
+            out += stream->writer.token(item.event);
+          } else {
+            out += item.kind == EngineItem::Kind::kDone
+                       ? stream->writer.done(item.completion)
+                       : StreamWriter::error(
+                             ApiError(500, "generation failed: " + item.error, {}, "server_error"));
+            stream->finished = true;
+          }
+        }
+        if (!write(out)) return false;
+        if (stream->finished) sink.done();
+        return true;
+      },
+      [stream, backend, id, metrics = &state.metrics](bool) {
+        // The client went away before the end: free the sequence and its cache now.
+        if (!stream->finished) {
+          backend->engine->cancel(id);
+          metrics->observe_request_done(0, 0, 0, "abort");
+        }
+      });
+}
+
+}  // namespace
+
+void handle_generation(Server::State& state, const httplib::Request& req, httplib::Response& res,
+                       bool chat) {
+  const std::shared_ptr<Backend> backend = state.ready();
+  ParseLimits limits;
+  limits.max_n = state.options.max_n;
+  limits.n_vocab = backend->model->n_vocab();
+  GenerationRequest g = parse_generation_request(req.body, chat, limits);
+  prepare_prompt(state, *backend, g);
+
+  auto tracker = std::make_shared<RequestTracker>();
+  const int32_t n_choices = std::max({g.request.n, g.request.best_of, g.request.num_beams});
+  RequestId id = 0;
+  try {
+    id = backend->engine->submit(g.request, callbacks_for(state, tracker, n_choices));
+  } catch (const QueueFullError& e) {
+    res.set_header("Retry-After", "1");
+    throw ApiError(503, fmt::format("the server is busy: {}; retry later", e.what()), {},
+                   "server_busy", "queue_full");
+  } catch (const Error& e) {
+    throw ApiError(400, e.what(), field_named_in(e.what()));
+  }
+  ResponseContext ctx = make_context(
+      chat, state.options.model_name.empty() ? g.model : state.options.model_name, *backend->model);
+  if (g.stream) {
+    respond_stream(state, res, std::move(ctx), std::move(g), tracker, backend, id);
+  } else {
+    respond_whole(state, res, ctx, g, *tracker);
+  }
+}
+
+}  // namespace loom::server

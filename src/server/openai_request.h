@@ -1,0 +1,44 @@
+// Parsing and validation of OpenAI request bodies (/v1/chat/completions, /v1/completions)
+// into a loom::Request. Every decoding control is accepted under its OpenAI name and, where
+// OpenAI has none, its llama.cpp/vLLM name. Unknown fields are ignored; a known field with
+// a wrong type or an out-of-range value is an ApiError (400) naming the field.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "loom/chat.h"
+#include "loom/loom.h"
+
+namespace loom::server {
+
+struct ParseLimits {
+  int32_t max_n = 16;   // most choices (n, best_of, beams) a request may ask for
+  int32_t n_vocab = 0;  // logit_bias keys must be below this
+  int32_t max_logprobs = 20;
+};
+
+struct GenerationRequest {
+  bool chat = false;
+  std::string model;
+  std::vector<ChatMessage> messages;  // chat
+  bool add_generation_prompt = true;
+  std::string chat_template;  // per-request override (chat_template field)
+  bool echo = false;          // completions: prompt text before the completion
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;       // return logprobs (chat: logprobs, completions: logprobs >= 0)
+  bool max_tokens_given = false;
+  Request request;  // prompt / prompt_tokens filled for completions
+};
+
+// Throws ApiError. `body` is the raw request body (malformed JSON is a 400 too).
+GenerationRequest parse_generation_request(const std::string& body, bool chat,
+                                           const ParseLimits& limits);
+
+// Parses JSON or throws ApiError 400 naming the position of the syntax error.
+nlohmann::json parse_json_body(const std::string& body);
+
+}  // namespace loom::server

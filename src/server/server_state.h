@@ -1,0 +1,39 @@
+// What the route handlers share: options, metrics and the model/engine once loaded.
+#pragma once
+
+#include <httplib.h>
+
+#include <memory>
+#include <mutex>
+
+#include "loom/loom.h"
+#include "server/metrics.h"
+#include "server/server.h"
+
+namespace loom::server {
+
+struct Backend {
+  std::shared_ptr<const Model> model;
+  std::shared_ptr<Engine> engine;
+};
+
+struct Server::State {
+  ServerOptions options;
+  Metrics metrics;
+  httplib::Server http;
+  mutable std::mutex mutex;
+  std::shared_ptr<Backend> backend;  // null while loading
+
+  // The loaded backend, or ApiError 503 while the model is loading.
+  std::shared_ptr<Backend> ready() const;
+};
+
+// POST /v1/chat/completions (chat) and /v1/completions.
+void handle_generation(Server::State& state, const httplib::Request& req, httplib::Response& res,
+                       bool chat);
+
+// Writes an ApiError as the response.
+void write_error(Server::State& state, httplib::Response& res, int status,
+                 const std::string& body_json);
+
+}  // namespace loom::server
