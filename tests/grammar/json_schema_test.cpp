@@ -87,6 +87,9 @@ TEST(JsonSchema, FormatsAndLengths) {
   EXPECT_FALSE(date.matches("\"2024-02-30\""));
   EXPECT_FALSE(date.matches("\"2024-04-31\""));
   EXPECT_FALSE(date.matches("\"2024-13-01\""));
+  EXPECT_TRUE(date.matches("\"0001-01-01\""));
+  EXPECT_TRUE(date.matches("\"2000-01-01\""));
+  EXPECT_FALSE(date.matches("\"0000-01-01\""));  // Python's date rejects year 0
   GrammarMatcher uuid = matcher_for(R"({"type": "string", "format": "uuid"})");
   EXPECT_TRUE(uuid.matches("\"123e4567-e89b-12d3-a456-426614174000\""));
   EXPECT_FALSE(uuid.matches("\"123e4567e89b12d3a456426614174000\""));
