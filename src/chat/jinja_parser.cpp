@@ -443,7 +443,24 @@ std::vector<Tag> split_tags(const std::string& s) {
     count_lines(i, open);
     const char kind = s[open + 1];
     const char* closer = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
-    const size_t close = s.find(closer, open + 2);
+    // The closer ends the tag only outside string literals ({{ "}}" }} is one tag).
+    size_t close = std::string::npos;
+    char quote = 0;
+    for (size_t k = open + 2; kind != '#' && k + 1 < s.size(); ++k) {
+      if (quote) {
+        if (s[k] == '\\') {
+          ++k;
+        } else if (s[k] == quote) {
+          quote = 0;
+        }
+      } else if (s[k] == '"' || s[k] == '\'') {
+        quote = s[k];
+      } else if (s.compare(k, 2, closer) == 0) {
+        close = k;
+        break;
+      }
+    }
+    if (kind == '#') close = s.find(closer, open + 2);
     if (close == std::string::npos)
       fail("chat template line {}: tag opened here never closes", line);
     if (kind != '#') {
