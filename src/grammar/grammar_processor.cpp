@@ -1,5 +1,7 @@
 #include "grammar/grammar_processor.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,16 +31,35 @@ void GrammarProcessor::apply(Candidates& candidates) {
   const auto mask = finished_ ? nullptr : cache_->mask(state_);
   const uint64_t* bits = mask ? mask->data() : nullptr;
   const int32_t n_vocab = vocab_->n_vocab;
-  const uint8_t* eog = vocab_->end_of_generation.data();
   std::vector<TokenCandidate>& items = candidates.items;
+  const size_t n = items.size();
   size_t kept = 0;
-  for (const TokenCandidate& c : items) {
-    const int32_t id = c.id;
-    if (id < 0 || id >= n_vocab) continue;
-    const bool allowed = eog[id] ? end_ok : (bits != nullptr && ((bits[id >> 6] >> (id & 63)) & 1));
-    if (allowed) items[kept++] = c;
+  // Fast path for a fresh row (candidate i is token i, as Candidates::assign leaves it):
+  // visit only the set bits of the mask.
+  bool by_id = !candidates.sorted;
+  for (size_t i = 0; by_id && i < n; ++i) by_id = items[i].id == static_cast<int32_t>(i);
+  if (by_id) {
+    const size_t n_words = (std::min(n, static_cast<size_t>(n_vocab)) + 63) / 64;
+    const uint64_t* eog_bits = vocab_->end_of_generation_bits.data();
+    for (size_t w = 0; w < n_words; ++w) {
+      uint64_t word = (bits != nullptr ? bits[w] : 0) | (end_ok ? eog_bits[w] : 0);
+      if ((w + 1) * 64 > n) word &= (uint64_t{1} << (n - w * 64)) - 1;
+      while (word != 0) {
+        items[kept++] = items[w * 64 + static_cast<size_t>(__builtin_ctzll(word))];
+        word &= word - 1;
+      }
+    }
+  } else {
+    const uint8_t* eog = vocab_->end_of_generation.data();
+    for (const TokenCandidate& c : items) {
+      const int32_t id = c.id;
+      if (id < 0 || id >= n_vocab) continue;
+      const bool allowed =
+          eog[id] ? end_ok : (bits != nullptr && ((bits[id >> 6] >> (id & 63)) & 1));
+      if (allowed) items[kept++] = c;
+    }
   }
-  if (kept == 0 && !items.empty()) {
+  if (kept == 0 && n != 0) {
     fail(
         "grammar: no token of the vocabulary can continue the output here (the grammar "
         "needs a character the vocabulary cannot spell)");

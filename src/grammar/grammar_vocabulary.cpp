@@ -31,10 +31,12 @@ std::shared_ptr<const GrammarVocabulary> GrammarVocabulary::build(const Tokenize
   vocab->pieces.resize(n);
   vocab->end_of_generation.assign(n, 0);
   vocab->in_trie.assign(n, 0);
+  vocab->end_of_generation_bits.assign((static_cast<size_t>(n) + 63) / 64, 0);
   std::vector<int32_t> order;
   for (int32_t id = 0; id < n; ++id) {
     if (tokenizer.is_end_of_generation(id)) {
       vocab->end_of_generation[id] = 1;
+      vocab->end_of_generation_bits[id >> 6] |= uint64_t{1} << (id & 63);
       continue;
     }
     const TokenType type = tokenizer.token_type(id);

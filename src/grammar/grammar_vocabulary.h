@@ -28,7 +28,8 @@ struct GrammarVocabulary {
   std::vector<int32_t> tokens;             // token ids grouped by trie node
   std::vector<std::string> pieces;         // (n_vocab) bytes of each token (empty for banned ones)
   std::vector<uint8_t> end_of_generation;  // (n_vocab) 1 for EOS/EOT-like tokens
-  std::vector<uint8_t> in_trie;            // (n_vocab) 1 for tokens the grammar may allow
+  std::vector<uint64_t> end_of_generation_bits;  // (ceil(n_vocab / 64)) the same as bits
+  std::vector<uint8_t> in_trie;                  // (n_vocab) 1 for tokens the grammar may allow
   uint16_t max_depth = 0;
 
   // Normal, user-defined and byte tokens with a non-empty piece go into the trie;
