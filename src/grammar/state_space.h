@@ -77,7 +77,7 @@ class StateSpace {
   // load per trie node in the mask walk), then a hash table.
   static constexpr uint32_t kNoRow = UINT32_MAX;
   static constexpr StateId kUnknown = UINT32_MAX;
-  static constexpr size_t kMaxDenseRows = 1 << 15;  // 32 MiB
+  static constexpr size_t kMaxDenseRows = 1 << 13;  // 8 MiB
   std::vector<uint32_t> row_of_state_;              // (n_states) row index into dense_, or kNoRow
   std::vector<StateId> dense_;                      // (n_rows, 256)
   // Open addressing on key (state << 8 | byte) + 1 (0 = empty slot).
