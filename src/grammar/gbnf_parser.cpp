@@ -367,7 +367,9 @@ class Parser {
       } else if (c == '(') {
         const size_t open = pos_;
         ++pos_;
+        if (++depth_ > kMaxNesting) error_at(open, "groups nested deeper than {}", kMaxNesting);
         Alternatives body = parse_alternates(rule, /*nested=*/true);
+        --depth_;
         skip_space();
         if (peek() != ')') error_at(open, "this '(' is never closed");
         ++pos_;
@@ -486,8 +488,11 @@ class Parser {
     }
   }
 
+  static constexpr int kMaxNesting = 200;  // bounds the parser's recursion
+
   std::string_view src_;
   size_t pos_ = 0;
+  int depth_ = 0;
   int generated_ = 0;
   std::unordered_map<std::string, uint32_t> ids_;
   std::vector<std::string> names_;

@@ -187,6 +187,7 @@ class RegexConverter {
       return "";
     }
     if (c == '(') {
+      if (++depth_ > 100) error("groups nested deeper than 100");
       ++pos_;
       if (peek() == '?') {
         if (pos_ + 1 < cps_.size() && cps_[pos_ + 1] == ':') {
@@ -198,6 +199,7 @@ class RegexConverter {
       std::string inner = parse_alternation();
       if (peek() != ')') error("unclosed '('");
       ++pos_;
+      --depth_;
       return "(" + inner + ")";
     }
     if (c == '[') return parse_class();
@@ -382,6 +384,7 @@ class RegexConverter {
   std::vector<uint32_t> cps_;
   std::vector<size_t> offsets_;  // (n_code_points) byte offset of each code point
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -139,6 +139,15 @@ std::string SchemaConverter::add_rule(const std::string& hint, const std::string
 
 std::string SchemaConverter::visit(const Json& schema, const std::string& path,
                                    const std::string& hint) {
+  // Bounds the recursion; real schemas nest a handful of levels.
+  if (++depth_ > kMaxDepth) error(path, "schemas nested deeper than {} levels", kMaxDepth);
+  std::string expr = visit_schema(schema, path, hint);
+  --depth_;
+  return expr;
+}
+
+std::string SchemaConverter::visit_schema(const Json& schema, const std::string& path,
+                                          const std::string& hint) {
   if (schema.is_boolean()) {
     if (!schema.get<bool>()) error(path, "the schema `false` matches no value");
     return primitive("value");

@@ -41,6 +41,7 @@ class SchemaConverter {
 
   // A GBNF expression (usually a rule name) for the values `schema` accepts.
   std::string visit(const Json& schema, const std::string& path, const std::string& hint);
+  std::string visit_schema(const Json& schema, const std::string& path, const std::string& hint);
   std::string visit_ref(const Json& schema, const std::string& path);
   std::string visit_type(const std::string& type, const Json& schema, const std::string& path,
                          const std::string& hint, std::set<std::string>& used);
@@ -56,6 +57,8 @@ class SchemaConverter {
                            std::set<std::string>& used);
   std::string key_not_in(const std::vector<std::string>& keys, const std::string& hint);
 
+  static constexpr int kMaxDepth = 64;
+  int depth_ = 0;
   const Json& root_;
   JsonSchemaOptions options_;
   std::map<std::string, std::string> primitive_bodies_;
