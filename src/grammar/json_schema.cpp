@@ -172,6 +172,7 @@ std::string SchemaConverter::visit_schema(const Json& schema, const std::string&
     sole("$ref");
     expr = visit_ref(schema, path);
   } else if (schema.contains("const")) {
+    used.insert("type");  // the value decides; "type" next to it adds nothing
     sole("const");
     expr = gbnf_literal(schema["const"].dump());
   } else if (schema.contains("enum")) {

@@ -225,6 +225,15 @@ TEST(JsonSchema, UnsupportedKeywordsAreErrorsNamingKeywordAndPath) {
   }
 }
 
+TEST(JsonSchema, ConstAndEnumMayNameTheirType) {
+  GrammarMatcher kind = matcher_for(R"({"type": "string", "const": "circle"})");
+  EXPECT_TRUE(kind.matches("\"circle\""));
+  EXPECT_FALSE(kind.matches("\"square\""));
+  GrammarMatcher level = matcher_for(R"({"type": "integer", "enum": [1, 2, 3]})");
+  EXPECT_TRUE(level.matches("2"));
+  EXPECT_FALSE(level.matches("4"));
+}
+
 TEST(JsonSchema, AnnotationsAreAccepted) {
   EXPECT_NO_THROW(json_schema_to_gbnf(
       R"({"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "x", "title": "T",
