@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <climits>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -58,6 +60,21 @@ std::optional<double> number_keyword(const Json& schema, const std::string& path
     fail("json schema: at {}: '{}' must be a number", json_path_child(path, keyword), keyword);
   }
   return v.get<double>();
+}
+
+// OpenAPI's `format` on numbers: one of `allowed`, or an error; "" when absent.
+std::string numeric_format(const Json& schema, const std::string& path, std::set<std::string>& used,
+                           std::initializer_list<const char*> allowed) {
+  if (!schema.contains("format")) return "";
+  used.insert("format");
+  const Json& f = schema["format"];
+  const std::string fpath = path + "/format";
+  if (f.is_string()) {
+    for (const char* name : allowed) {
+      if (f.get<std::string>() == name) return name;
+    }
+  }
+  fail("json schema: at {}: format {} is not supported for this type", fpath, f.dump());
 }
 
 }  // namespace
@@ -333,6 +350,12 @@ std::string SchemaConverter::visit_integer(const Json& schema, const std::string
       error(json_path_child(path, "exclusiveMaximum"), "must be a number");
     }
   }
+  // OpenAPI's integer formats: int32 bounds the value, int64 is what the grammar's 16
+  // digits already allow.
+  if (numeric_format(schema, path, used, {"int32", "int64"}) == "int32") {
+    lo = std::max<int64_t>(lo.value_or(INT32_MIN), INT32_MIN);
+    hi = std::min<int64_t>(hi.value_or(INT32_MAX), INT32_MAX);
+  }
   if (!lo && !hi) return primitive("integer");
   if (lo && hi && *lo > *hi) error(path, "no integer lies between the minimum and the maximum");
   return add_rule("integer-range", integer_range_gbnf(lo, hi));
@@ -340,6 +363,7 @@ std::string SchemaConverter::visit_integer(const Json& schema, const std::string
 
 std::string SchemaConverter::visit_number(const Json& schema, const std::string& path,
                                           std::set<std::string>& used) {
+  numeric_format(schema, path, used, {"float", "double"});  // no constraint beyond JSON's
   for (const char* keyword : {"maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}) {
     if (schema.contains(keyword)) {
       error(json_path_child(path, keyword),

@@ -234,6 +234,17 @@ TEST(JsonSchema, ConstAndEnumMayNameTheirType) {
   EXPECT_FALSE(level.matches("4"));
 }
 
+TEST(JsonSchema, OpenApiNumberFormats) {
+  GrammarMatcher int32 = matcher_for(R"({"type": "integer", "format": "int32"})");
+  EXPECT_TRUE(int32.matches("-2147483648"));
+  EXPECT_TRUE(int32.matches("2147483647"));
+  EXPECT_FALSE(int32.matches("2147483648"));
+  EXPECT_NO_THROW(json_schema_to_gbnf(R"({"type": "number", "format": "double"})"));
+  EXPECT_NE(error_of(R"({"type": "integer", "format": "uuid"})")
+                .find("at #/format: format \"uuid\" is not supported for this type"),
+            std::string::npos);
+}
+
 TEST(JsonSchema, AnnotationsAreAccepted) {
   EXPECT_NO_THROW(json_schema_to_gbnf(
       R"({"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "x", "title": "T",
