@@ -323,8 +323,7 @@ void handle_generation(Server::State& state, const httplib::Request& req, httpli
     id = backend->engine->submit(g.request, callbacks_for(state, tracker, n_choices));
   } catch (const QueueFullError& e) {
     res.set_header("Retry-After", "1");
-    throw ApiError(503, fmt::format("the server is busy: {}; retry later", e.what()), {},
-                   "server_busy", "queue_full");
+    throw ApiError(503, e.what(), {}, "server_busy", "queue_full");
   } catch (const Error& e) {
     throw ApiError(400, e.what(), field_named_in(e.what()));
   }

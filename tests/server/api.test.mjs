@@ -1,0 +1,141 @@
+// The OpenAI API as the official openai client sees it: chat and completions, streaming
+// and not, usage, stop strings, logprobs, n > 1, and greedy output equal to `loom run`.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { startServer, collectChatStream, loomBin, modelPath } from "./helpers.mjs";
+
+let server;
+before(async () => {
+  server = await startServer(["--parallel", "4", "--ctx-size", "512"]);
+});
+after(async () => {
+  await server?.stop();
+});
+
+test("models lists the served model", async () => {
+  const models = await server.client.models.list();
+  assert.equal(models.data.length, 1);
+  assert.equal(models.data[0].id, "stories260K.gguf");
+});
+
+test("greedy completion equals loom run --temp 0", async () => {
+  const prompt = "Once upon a time";
+  const expected = execFileSync(loomBin, ["run", "-m", modelPath, "-p", prompt, "-n", "40", "--temp", "0"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const res = await server.client.completions.create({ model: "x", prompt, max_tokens: 40, temperature: 0 });
+  assert.equal(res.object, "text_completion");
+  // loom run ends its output with a newline of its own.
+  assert.equal(res.choices[0].text, expected.replace(/\n$/, ""));
+  assert.equal(res.usage.completion_tokens, 40);
+  assert.equal(res.usage.total_tokens, res.usage.prompt_tokens + 40);
+  assert.equal(res.choices[0].finish_reason, "length");
+});
+
+test("chat completion, not streamed, carries usage and timings", async () => {
+  const res = await server.client.chat.completions.create({
+    model: "x",
+    messages: [{ role: "system", content: "Tell a story." }, { role: "user", content: "Once upon a time" }],
+    max_tokens: 16,
+    temperature: 0,
+  });
+  assert.equal(res.object, "chat.completion");
+  assert.equal(res.choices[0].message.role, "assistant");
+  assert.ok(res.choices[0].message.content.length > 0);
+  assert.equal(res.usage.completion_tokens, 16);
+  assert.ok(res.usage.prompt_tokens > 10);
+  assert.ok(res.timings.time_to_first_token_ms > 0);
+});
+
+test("chat stream: role first, finish reason last, usage chunk, same text as unstreamed", async () => {
+  const body = { model: "x", messages: [{ role: "user", content: "Lily and Tom" }], max_tokens: 20, temperature: 0 };
+  const whole = await server.client.chat.completions.create(body);
+  const stream = await server.client.chat.completions.create({ ...body, stream: true, stream_options: { include_usage: true } });
+  const got = await collectChatStream(stream);
+  assert.equal(got.role, "assistant");
+  assert.equal(got.finish, "length");
+  assert.equal(got.text, whole.choices[0].message.content);
+  assert.deepEqual(got.usage, whole.usage);
+});
+
+test("completions stream equals the unstreamed text", async () => {
+  const body = { model: "x", prompt: "The dog", max_tokens: 24, temperature: 0 };
+  const whole = await server.client.completions.create(body);
+  const stream = await server.client.completions.create({ ...body, stream: true });
+  let text = "";
+  let finish;
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      text += c.text;
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(text, whole.choices[0].text);
+  assert.equal(finish, "length");
+});
+
+test("stop strings end the text before the stop string", async () => {
+  const prompt = "Once upon a time";
+  const free = await server.client.completions.create({ prompt, model: "x", max_tokens: 40, temperature: 0 });
+  const text = free.choices[0].text;
+  const stop = text.slice(10, 14);
+  const res = await server.client.completions.create({ prompt, model: "x", max_tokens: 40, temperature: 0, stop: [stop] });
+  assert.equal(res.choices[0].finish_reason, "stop");
+  assert.equal(res.choices[0].text, text.slice(0, text.indexOf(stop)));
+  const stream = await server.client.completions.create({ prompt, model: "x", max_tokens: 40, temperature: 0, stop, stream: true });
+  let streamed = "";
+  for await (const chunk of stream) for (const c of chunk.choices) streamed += c.text;
+  assert.equal(streamed, res.choices[0].text);
+});
+
+test("logprobs: chat and completions forms", async () => {
+  const chat = await server.client.chat.completions.create({
+    model: "x", messages: [{ role: "user", content: "Hi" }], max_tokens: 5, temperature: 0, logprobs: true, top_logprobs: 3,
+  });
+  const content = chat.choices[0].logprobs.content;
+  assert.equal(content.length, 5);
+  for (const entry of content) {
+    assert.ok(entry.logprob <= 0);
+    assert.equal(entry.top_logprobs.length, 3);
+    assert.ok(Array.isArray(entry.bytes));
+    // Greedy: the chosen token is the most likely one.
+    assert.ok(Math.abs(entry.top_logprobs[0].logprob - entry.logprob) < 1e-4);
+  }
+  const comp = await server.client.completions.create({ model: "x", prompt: "Hi", max_tokens: 4, temperature: 0, logprobs: 2 });
+  const lp = comp.choices[0].logprobs;
+  assert.equal(lp.tokens.length, 4);
+  assert.equal(lp.token_logprobs.length, 4);
+  assert.equal(Object.keys(lp.top_logprobs[0]).length <= 2, true);
+  assert.equal(lp.tokens.join(""), comp.choices[0].text);
+});
+
+test("n > 1 returns n choices; a seed reproduces them", async () => {
+  const body = { model: "x", prompt: "Once", max_tokens: 12, temperature: 1.0, n: 3, seed: 42 };
+  const a = await server.client.completions.create(body);
+  const b = await server.client.completions.create(body);
+  assert.equal(a.choices.length, 3);
+  assert.deepEqual(a.choices.map((c) => c.index).sort(), [0, 1, 2]);
+  assert.deepEqual(a.choices.map((c) => c.text), b.choices.map((c) => c.text));
+  assert.equal(a.usage.completion_tokens, 36);
+  const chat = await server.client.chat.completions.create({
+    model: "x", messages: [{ role: "user", content: "Hi" }], max_tokens: 6, n: 2, stream: true, seed: 1,
+  });
+  const seen = new Set();
+  for await (const chunk of chat) for (const c of chunk.choices) seen.add(c.index);
+  assert.deepEqual([...seen].sort(), [0, 1]);
+});
+
+test("tokenize and detokenize round-trip; metrics have vLLM-style names", async () => {
+  const tok = await (await fetch(`${server.base}/tokenize`, { method: "POST", body: JSON.stringify({ content: "Once upon a time" }) })).json();
+  assert.ok(tok.tokens.length > 2);
+  const detok = await (await fetch(`${server.base}/detokenize`, { method: "POST", body: JSON.stringify({ tokens: tok.tokens }) })).json();
+  assert.equal(detok.content.trim(), "Once upon a time");
+  const metrics = await (await fetch(`${server.base}/metrics`)).text();
+  for (const name of ["loom:time_to_first_token_seconds_bucket", "loom:inter_token_latency_seconds_bucket",
+    "loom:e2e_request_latency_seconds_count", "loom:prompt_tokens_total", "loom:generation_tokens_total",
+    "loom:num_requests_running", "loom:num_requests_waiting", "loom:kv_cache_usage_perc"]) {
+    assert.ok(metrics.includes(name), `missing ${name}`);
+  }
+});

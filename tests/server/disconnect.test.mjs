@@ -1,0 +1,42 @@
+// 20 streams cancelled mid-generation: their sequences are freed (KV usage back to zero)
+// and the server stays healthy and keeps serving.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, waitForHealth, health } from "./helpers.mjs";
+
+let server;
+before(async () => {
+  server = await startServer(["--parallel", "8", "--ctx-size", "1024"]);
+});
+after(async () => {
+  await server?.stop();
+});
+
+test("20 streams aborted mid-generation free the KV cache", async () => {
+  const aborted = await Promise.all(Array.from({ length: 20 }, async (_, i) => {
+    const stream = await server.client.completions.create({
+      model: "x", prompt: `Once upon a time ${i}`, max_tokens: 900, ignore_eos: true, stream: true,
+    });
+    let chunks = 0;
+    for await (const chunk of stream) {
+      if (chunk.choices.length && ++chunks >= 5) {
+        stream.controller.abort();
+        break;
+      }
+    }
+    return chunks;
+  }));
+  for (const chunks of aborted) assert.ok(chunks >= 5);
+  const idle = await waitForHealth(server.base, (h) => h.running === 0 && h.waiting === 0 && h.kv_used_tokens === 0);
+  assert.equal(idle.running, 0);
+  assert.equal(idle.waiting, 0);
+  assert.equal(idle.kv_used_tokens, 0);
+  const h = await health(server.base);
+  assert.equal(h.status, 200);
+  assert.equal(h.body.status, "ok");
+  const after = await server.client.completions.create({ model: "x", prompt: "Hi", max_tokens: 5 });
+  assert.equal(after.usage.completion_tokens, 5);
+  const metrics = await (await fetch(`${server.base}/metrics`)).text();
+  assert.match(metrics, /loom:kv_cache_usage_perc 0\n/);
+  assert.match(metrics, /loom:request_success_total\{finished_reason="abort"\} 20\n/);
+});
