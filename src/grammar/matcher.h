@@ -1,6 +1,8 @@
 // A byte-level matcher for one grammar, for checking text against it (tests, tools):
 // accept() feeds bytes, can_end() says whether what was fed is a complete sentence.
 // Character classes match code points, read from UTF-8; invalid UTF-8 is rejected.
+// A copy continues independently but shares the memoized states: use a matcher and its
+// copies from one thread.
 #pragma once
 
 #include <memory>
