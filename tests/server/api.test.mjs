@@ -139,3 +139,22 @@ test("tokenize and detokenize round-trip; metrics have vLLM-style names", async 
     assert.ok(metrics.includes(name), `missing ${name}`);
   }
 });
+
+test("bytes that are not valid UTF-8 never abort a stream; they arrive as U+FFFD", async () => {
+  // Token 229 is the byte <0xE2>, a UTF-8 lead byte: forced every step it never completes.
+  const body = { model: "x", prompt: "Once", max_tokens: 6, temperature: 0, logit_bias: { 229: 100 } };
+  const whole = await server.client.completions.create(body);
+  assert.equal(whole.choices[0].finish_reason, "length");
+  assert.ok(whole.choices[0].text.includes("\uFFFD"), JSON.stringify(whole.choices[0].text));
+  const stream = await server.client.completions.create({ ...body, stream: true });
+  let text = "";
+  let finish;
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      text += c.text;
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+  }
+  assert.equal(finish, "length");
+  assert.equal(text, whole.choices[0].text);
+});
