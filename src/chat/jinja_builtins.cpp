@@ -329,10 +329,14 @@ Value slice(const Value& object, const Value& start, const Value& stop, const Va
 }
 
 std::string to_json(const Value& v, int indent, int depth) {
-  const std::string newline =
-      indent >= 0 ? "\n" + std::string(static_cast<size_t>(indent * (depth + 1)), ' ') : "";
-  const std::string closing =
-      indent >= 0 ? "\n" + std::string(static_cast<size_t>(indent * depth), ' ') : "";
+  std::string newline;
+  std::string closing;
+  if (indent >= 0) {
+    newline.assign(static_cast<size_t>(indent * (depth + 1)) + 1, ' ');
+    newline[0] = '\n';
+    closing.assign(static_cast<size_t>(indent * depth) + 1, ' ');
+    closing[0] = '\n';
+  }
   const std::string separator = indent >= 0 ? "," : ", ";
   switch (v.type) {
     case Value::Type::kUndefined:
