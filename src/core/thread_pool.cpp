@@ -1,5 +1,7 @@
 #include "core/thread_pool.h"
 
+#include <algorithm>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -22,9 +24,9 @@ constexpr int kWaitSpins = 2000;
 
 ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::thread::hardware_concurrency());
-  n_threads_ = n_threads < 1 ? 1 : n_threads;
+  n_threads_ = std::clamp(n_threads, 1, 1 << 15);
   workers_.reserve(n_threads_ - 1);
-  for (int t = 1; t < n_threads_; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
+  for (int t = 1; t < n_threads_; ++t) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -34,6 +36,22 @@ ThreadPool::~ThreadPool() {
   for (std::thread& w : workers_) w.join();
 }
 
+void ThreadPool::run_parts() {
+  uint64_t claim = claim_.load(std::memory_order_acquire);
+  for (;;) {
+    const int part = static_cast<int>(claim & 0xffff);
+    if (part >= n_threads_) return;
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+      continue;  // `claim` was reloaded
+    }
+    // The job cannot end before this part is finished, so task_ and context_ are its own.
+    task_(context_, part, n_threads_);
+    remaining_.fetch_sub(1, std::memory_order_acq_rel);
+    claim = claim_.load(std::memory_order_acquire);
+  }
+}
+
 void ThreadPool::run_erased(Task task, void* context) {
   if (n_threads_ == 1) {
     task(context, 0, 1);
@@ -41,14 +59,15 @@ void ThreadPool::run_erased(Task task, void* context) {
   }
   task_ = task;
   context_ = context;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  remaining_.store(n_threads_, std::memory_order_relaxed);
+  const uint64_t job = (claim_.load(std::memory_order_relaxed) >> 16) + 1;
+  claim_.store(job << 16, std::memory_order_release);  // publishes task_ and context_
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
-  task(context, 0, n_threads_);
-  // Spin briefly (a worker usually finishes within microseconds), then yield the core:
-  // when more threads are runnable than there are cores (tests in parallel, a busy
-  // machine), the worker we wait for may need this very core to finish.
-  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
+  run_parts();
+  // Spin briefly (a worker usually finishes its part within microseconds), then yield the
+  // core: the worker we wait for may need this very core to finish.
+  for (int i = 0; remaining_.load(std::memory_order_acquire) != 0; ++i) {
     if (i < kWaitSpins) {
       cpu_relax();
     } else {
@@ -57,7 +76,7 @@ void ThreadPool::run_erased(Task task, void* context) {
   }
 }
 
-void ThreadPool::worker_loop(int thread) {
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     uint64_t current = generation_.load(std::memory_order_acquire);
@@ -71,8 +90,7 @@ void ThreadPool::worker_loop(int thread) {
     }
     seen = current;
     if (stop_.load(std::memory_order_acquire)) return;
-    task_(context_, thread, n_threads_);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    run_parts();
   }
 }
 

@@ -1,7 +1,9 @@
-// A persistent pool of worker threads for the kernels. The calling thread takes part as
-// thread 0, so a pool of n threads starts n-1 workers. Workers spin briefly between jobs
-// (decode steps come microseconds apart) and then sleep, so an idle engine costs no CPU.
-// Dispatch allocates nothing and takes no lock.
+// A persistent pool of worker threads for the kernels. The calling thread takes part, so
+// a pool of n threads starts n-1 workers. A job is n parts (part i is fn(i, n)); whichever
+// thread is free claims the next part, so when a worker is not running (a busy machine,
+// more threads than cores) the caller does its part instead of waiting for it. Workers
+// spin briefly between jobs (decode steps come microseconds apart) and then sleep, so an
+// idle engine costs no CPU. Dispatch allocates nothing and takes no lock.
 #pragma once
 
 #include <atomic>
@@ -21,7 +23,9 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Calls fn(thread_index, n_threads) once on every thread and returns when all are done.
+  // Calls fn(part, n_parts) once for every part in [0, size()) and returns when all are
+  // done. Parts may run on any of the pool's threads, concurrently or one after another;
+  // per-part scratch indexed by `part` is never shared by two running calls.
   template <typename Fn>
   void run(Fn&& fn) {
     run_erased(&invoke<Fn>, &fn);
@@ -47,14 +51,19 @@ class ThreadPool {
   }
 
   void run_erased(Task task, void* context);
-  void worker_loop(int thread);
+  void worker_loop();
+  // Claims and runs parts of the current job until none is left.
+  void run_parts();
 
   int n_threads_;
   std::vector<std::thread> workers_;
   Task task_ = nullptr;
   void* context_ = nullptr;
   std::atomic<uint64_t> generation_{0};  // bumped once per job; workers wait on it
-  std::atomic<int> pending_{0};          // workers still running the current job
+  // (job number << 16) | next unclaimed part: a claim is a compare-and-swap, so a late
+  // worker can never claim a part of a job that has already ended.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<int> remaining_{0};  // parts of the current job not finished
   std::atomic<bool> stop_{false};
 };
 
