@@ -112,7 +112,11 @@ struct Request {
   int32_t num_beams = 0;        // > 0: beam search with this many beams, returning the n best
   float length_penalty = 1.0f;  // beam score = sum logprob / length^length_penalty
   bool early_stopping = false;  // beam search ends once num_beams beams have finished
-  std::string grammar;          // GBNF; every completion matches it (empty: unconstrained)
+  // Structured output: every completion matches the constraint (at most one of these).
+  std::string grammar;              // GBNF (as llama.cpp users write it)
+  std::string json_schema;          // a JSON Schema (the text of a JSON object)
+  bool json_schema_strict = false;  // OpenAI strict: no extra object members by default
+  bool json_object = false;         // JSON mode: any JSON object
 };
 
 enum class FinishReason { kStop, kLength };

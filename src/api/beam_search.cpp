@@ -30,8 +30,26 @@ void Engine::Impl::beam_output(RequestState& r, int64_t sequence, const float* l
   for (Beam& b : r.beams) {
     if (b.sequence != sequence) continue;
     // Keep this beam's 2k best continuations now: the logits row lives until the next step.
-    LogprobResult lp = token_logprobs(logits, n_vocab, 0, k);
-    b.candidates = std::move(lp.top);
+    if (b.grammar) {
+      // Under a grammar the distribution is renormalised over the tokens it allows.
+      Candidates allowed;
+      allowed.assign(logits, n_vocab);
+      b.grammar->apply(allowed);
+      double max = -INFINITY;
+      for (const TokenCandidate& c : allowed.items) max = std::max<double>(max, c.logit);
+      double sum = 0;
+      for (const TokenCandidate& c : allowed.items) sum += std::exp(c.logit - max);
+      const double lse = max + std::log(sum);
+      allowed.sort_top(static_cast<size_t>(k));
+      b.candidates.clear();
+      for (size_t i = 0; i < allowed.items.size() && static_cast<int32_t>(i) < k; ++i) {
+        b.candidates.emplace_back(allowed.items[i].id,
+                                  static_cast<float>(allowed.items[i].logit - lse));
+      }
+    } else {
+      LogprobResult lp = token_logprobs(logits, n_vocab, 0, k);
+      b.candidates = std::move(lp.top);
+    }
     b.has_candidates = true;
   }
   if (std::all_of(r.beams.begin(), r.beams.end(), [](const Beam& b) { return b.has_candidates; })) {
@@ -120,6 +138,10 @@ void Engine::Impl::beam_step(RequestState& r) {
     b.tokens = old[c.beam].tokens;
     b.tokens.push_back(c.token);
     b.sum_logprob = c.sum_logprob;
+    if (old[c.beam].grammar) {
+      b.grammar = old[c.beam].grammar->clone();
+      b.grammar->accept(c.token);
+    }
     if (!parent_used[c.beam]) {
       parent_used[c.beam] = true;
       b.sequence = old[c.beam].sequence;

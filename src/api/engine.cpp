@@ -5,6 +5,7 @@
 #include "api/engine_impl.h"
 #include "core/error.h"
 #include "core/timing.h"
+#include "grammar/json_schema.h"
 
 namespace loom {
 namespace {
@@ -111,8 +112,16 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
       fail("stop token id {} is not in the vocabulary [0, {})", token, n_vocab);
     }
   }
+  const int constraints = (request.grammar.empty() ? 0 : 1) +
+                          (request.json_schema.empty() ? 0 : 1) + (request.json_object ? 1 : 0);
+  if (constraints > 1) fail("give at most one of grammar, json_schema and json_object");
   if (!request.grammar.empty()) {
-    fail("grammar: constrained decoding is not available in this build yet");
+    r->grammar = grammar::compile_gbnf(request.grammar);
+  } else if (!request.json_schema.empty()) {
+    r->grammar =
+        grammar::compile_json_schema(request.json_schema, {.strict = request.json_schema_strict});
+  } else if (request.json_object) {
+    r->grammar = grammar::compile_json_object();
   }
   const uint64_t seed = request.sampling.seed ? *request.sampling.seed : std::random_device{}();
   r->params = to_params(request.sampling, seed);
@@ -293,7 +302,10 @@ void Engine::Impl::start(RequestState& r) {
   by_sequence[r.primary] = &r;
   r.timings.prompt_evaluations = 1;
   if (r.beam_search()) {
-    r.beams.push_back(Beam{r.primary, {}, 0.0, {}, false});
+    Beam first;
+    first.sequence = r.primary;
+    if (r.grammar) first.grammar = grammar::make_grammar_processor(r.grammar, *tokenizer);
+    r.beams.push_back(std::move(first));
     return;
   }
   for (int32_t i = 0; i < r.samples; ++i) {
@@ -302,6 +314,8 @@ void Engine::Impl::start(RequestState& r) {
     auto choice = std::make_unique<ChoiceState>(i, params, *tokenizer, r.request.stop);
     choice->sampler.set_prompt(r.prompt);
     if (r.request.min_tokens > 0) choice->sampler.set_banned(r.stop_tokens);
+    if (r.grammar)
+      choice->sampler.add_constraint(grammar::make_grammar_processor(r.grammar, *tokenizer));
     r.choices.push_back(std::move(choice));
   }
   r.choices[0]->sequence = r.primary;

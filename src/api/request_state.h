@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "api/stop_matcher.h"
+#include "grammar/compiled_grammar.h"
+#include "grammar/grammar_processor.h"
 #include "loom/loom.h"
 #include "sampling/sampler.h"
 #include "tokenizer/incremental_detokenizer.h"
@@ -35,6 +37,7 @@ struct Beam {
   // This step's best continuations (token, logprob), taken when its logits arrived.
   std::vector<std::pair<int32_t, float>> candidates;
   bool has_candidates = false;
+  std::unique_ptr<grammar::GrammarProcessor> grammar;  // this beam's constraint state
 };
 
 struct Hypothesis {
@@ -53,7 +56,8 @@ struct RequestState {
   int32_t slots = 1;                 // sequences the request needs at its peak
   int32_t samples = 1;               // max(n, best_of) in sampling mode
   std::vector<int32_t> stop_tokens;  // end-of-generation tokens (unless ignore_eos) + stop ids
-  int64_t primary = -1;              // the sequence that computes the prompt
+  std::shared_ptr<const grammar::CompiledGrammar> grammar;  // the output constraint, if any
+  int64_t primary = -1;                                     // the sequence that computes the prompt
   bool forked = false;
   std::vector<std::unique_ptr<ChoiceState>> choices;
   std::vector<Beam> beams;
