@@ -24,23 +24,54 @@ void TopKProcessor::apply(Candidates& candidates) {
 void TopPProcessor::apply(Candidates& candidates) {
   if (p_ >= 1.0f || candidates.items.empty()) return;
   candidates.compute_probs();
-  // Sort only as far as needed: the nucleus is usually a small head of the vocabulary.
-  size_t sorted_prefix = std::min<size_t>(candidates.items.size(), 64);
-  for (;;) {
-    candidates.sort_top(sorted_prefix);
+  std::vector<TokenCandidate>& items = candidates.items;
+  // Sort only the head that can hold the nucleus: bucket the candidates by how far their
+  // logit is below the best, find the bucket where the probability mass reaches p, and
+  // move everything up to it to the front. The nucleus is the same as after a full sort.
+  size_t head = items.size();
+  if (!candidates.sorted && items.size() > 1024) {
+    constexpr int kBuckets = 512;
+    constexpr float kRange = 32.0f;  // logits further below the best share the last bucket
+    float max_logit = items[0].logit;
+    for (const TokenCandidate& c : items) max_logit = std::max(max_logit, c.logit);
+    auto bucket_of = [&](const TokenCandidate& c) {
+      const float below = (max_logit - c.logit) * (kBuckets / kRange);
+      return below >= kBuckets - 1 ? kBuckets - 1 : static_cast<int>(below);
+    };
+    double mass[kBuckets] = {};
+    for (const TokenCandidate& c : items) mass[bucket_of(c)] += c.prob;
     double cumulative = 0;
-    for (size_t i = 0; i < sorted_prefix; ++i) {
-      cumulative += candidates.items[i].prob;
-      if (cumulative >= p_ && i + 1 >= min_keep_) {
-        candidates.items.resize(i + 1);
-        candidates.sorted = true;
-        candidates.has_probs = false;  // probabilities no longer sum to one
-        return;
+    int last = kBuckets - 1;
+    for (int b = 0; b < kBuckets; ++b) {
+      cumulative += mass[b];
+      if (cumulative >= p_) {
+        last = b;
+        break;
       }
     }
-    if (sorted_prefix == candidates.items.size()) return;  // rounding: keep everything
-    sorted_prefix = std::min(candidates.items.size(), sorted_prefix * 4);
+    auto end = std::partition(items.begin(), items.end(),
+                              [&](const TokenCandidate& c) { return bucket_of(c) <= last; });
+    head = static_cast<size_t>(end - items.begin());
+    if (head < min_keep_) head = items.size();  // rare: fall back to sorting everything
   }
+  std::sort(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head),
+            [](const TokenCandidate& a, const TokenCandidate& b) {
+              return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+            });
+  double cumulative = 0;
+  for (size_t i = 0; i < head; ++i) {
+    cumulative += items[i].prob;
+    if (cumulative >= p_ && i + 1 >= min_keep_) {
+      items.resize(i + 1);
+      candidates.sorted = true;
+      candidates.has_probs = false;  // probabilities no longer sum to one
+      return;
+    }
+  }
+  // Rounding kept the sum just below p: keep the head, sorted.
+  items.resize(std::max(head, std::min(items.size(), min_keep_)));
+  candidates.sorted = head == items.size();
+  candidates.has_probs = false;
 }
 
 void MinPProcessor::apply(Candidates& candidates) {
