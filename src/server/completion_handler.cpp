@@ -25,6 +25,7 @@ double seconds_since(Clock::time_point start) {
 
 // The request field an engine error message names, for the error body's "param".
 std::string field_named_in(const std::string& message) {
+  if (message.rfind("json schema", 0) == 0) return "response_format";
   static const char* kFields[] = {"max_tokens",
                                   "min_tokens",
                                   "temperature",

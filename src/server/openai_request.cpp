@@ -325,6 +325,39 @@ void parse_logprobs(const json& body, const ParseLimits& limits, GenerationReque
   }
 }
 
+// response_format: {"type": "text" | "json_object" | "json_schema", "json_schema":
+// {"name", "schema", "strict"}}; the engine compiles the constraint (errors are 400s).
+void parse_response_format(const json& body, Request& r) {
+  const auto it = body.find("response_format");
+  if (it == body.end() || it->is_null()) return;
+  if (!it->is_object()) wrong_type("response_format", "an object", *it);
+  const std::optional<std::string> type = get_string(*it, "type");
+  if (!type) throw bad_field("response_format.type", "'response_format.type' is required");
+  if (*type == "text") return;
+  if (*type == "json_object") {
+    r.json_object = true;
+    return;
+  }
+  if (*type != "json_schema") {
+    throw bad_field("response_format.type",
+                    fmt::format("'response_format.type' must be text, json_object or "
+                                "json_schema, got \"{}\"",
+                                *type));
+  }
+  const auto spec = it->find("json_schema");
+  if (spec == it->end() || !spec->is_object()) {
+    throw bad_field("response_format.json_schema",
+                    "'response_format.json_schema' must be an object with a 'schema'");
+  }
+  const auto schema = spec->find("schema");
+  if (schema == spec->end() || !schema->is_object()) {
+    throw bad_field("response_format.json_schema.schema",
+                    "'response_format.json_schema.schema' must be a JSON Schema object");
+  }
+  r.json_schema = schema->dump();
+  r.json_schema_strict = get_bool(*spec, "strict").value_or(false);
+}
+
 }  // namespace
 
 json parse_json_body(const std::string& body) {
@@ -380,6 +413,7 @@ GenerationRequest parse_generation_request(const std::string& text, bool chat,
   parse_choices(body, limits, out);
   parse_logprobs(body, limits, out);
   if (auto v = get_string(body, "grammar")) r.grammar = *v;
+  parse_response_format(body, r);
   return out;
 }
 

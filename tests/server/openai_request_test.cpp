@@ -110,3 +110,33 @@ TEST(Metrics, RendersPrometheusHistograms) {
 
 }  // namespace
 }  // namespace loom::server
+
+namespace loom::server {
+namespace {
+
+TEST(OpenAiRequest, ResponseFormat) {
+  GenerationRequest g = parse_generation_request(
+      R"({"prompt": "Hi", "response_format": {"type": "json_object"}})", false, limits());
+  EXPECT_TRUE(g.request.json_object);
+  g = parse_generation_request(
+      R"({"prompt": "Hi", "response_format": {"type": "json_schema", "json_schema":
+          {"name": "p", "strict": true, "schema": {"type": "object"}}}})",
+      false, limits());
+  EXPECT_EQ(g.request.json_schema, R"({"type":"object"})");
+  EXPECT_TRUE(g.request.json_schema_strict);
+  g = parse_generation_request(R"({"prompt": "Hi", "response_format": {"type": "text"}})", false,
+                               limits());
+  EXPECT_FALSE(g.request.json_object);
+  EXPECT_TRUE(g.request.json_schema.empty());
+  EXPECT_EQ(param_of(R"({"prompt": "Hi", "response_format": {"type": "xml"}})"),
+            "response_format.type");
+  EXPECT_EQ(param_of(R"({"prompt": "Hi", "response_format": "json"})"), "response_format");
+  EXPECT_EQ(param_of(R"({"prompt": "Hi", "response_format": {"type": "json_schema"}})"),
+            "response_format.json_schema");
+  EXPECT_EQ(param_of(R"({"prompt": "Hi", "response_format": {"type": "json_schema",
+                         "json_schema": {"name": "x"}}})"),
+            "response_format.json_schema.schema");
+}
+
+}  // namespace
+}  // namespace loom::server
