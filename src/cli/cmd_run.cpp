@@ -38,6 +38,10 @@ struct RunArgs {
   std::string kv_type = "f16";
   bool ignore_eos = false;
   bool json = false;
+  std::string grammar;
+  std::string grammar_file;
+  std::string json_schema;  // text, or @FILE
+  bool json_object = false;
 };
 
 std::string read_file(const std::string& path) {
@@ -108,6 +112,13 @@ int run(RunArgs a) {
   request.length_penalty = a.length_penalty;
   request.early_stopping = a.early_stopping;
   request.logprobs = a.logprobs;
+  if (!a.grammar.empty() && !a.grammar_file.empty()) {
+    throw Error("give the grammar with one of --grammar and --grammar-file, not both");
+  }
+  request.grammar = a.grammar_file.empty() ? a.grammar : read_file(a.grammar_file);
+  request.json_schema =
+      a.json_schema.rfind('@', 0) == 0 ? read_file(a.json_schema.substr(1)) : a.json_schema;
+  request.json_object = a.json_object;
 
   // Text streams only for a single completion; several are printed one after another.
   const bool stream = !a.json && a.n == 1 && a.best_of <= 1 && a.beams == 0;
@@ -222,6 +233,12 @@ Command add_run(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-sequence tokens");
+  cmd->add_option("--grammar", a->grammar, "Constrain the output to a GBNF grammar");
+  cmd->add_option("--grammar-file", a->grammar_file, "Read the GBNF grammar from a file");
+  cmd->add_option("--json-schema", a->json_schema,
+                  "Constrain the output to a JSON Schema (the schema, or @FILE)");
+  cmd->add_flag("--json-object", a->json_object,
+                "JSON mode: the output is a JSON object (--json is the output format)");
   cmd->add_flag("--json", a->json,
                 "Print one JSON object (completions with text, token ids, logprobs, finish "
                 "reason; timings) instead");

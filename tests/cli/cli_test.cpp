@@ -132,3 +132,35 @@ TEST(Cli, SynthWritesALoadableModel) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, GrammarAndSchemaConstrainTheOutput) {
+  Output o = run("run -m " + kModel + " -p 'Once upon a time' -n 20 --seed 3 --grammar " +
+                 "'root ::= (\"yes\" | \"no\") \".\"'");
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(o.out == "yes.\n" || o.out == "no.\n") << o.out;
+  const std::string schema_path = ::testing::TempDir() + "/loom_cli_schema.json";
+  FILE* f = std::fopen(schema_path.c_str(), "w");
+  std::fputs(R"({"type": "object", "properties": {"ok": {"type": "boolean"}},
+                 "required": ["ok"], "additionalProperties": false})",
+             f);
+  std::fclose(f);
+  o = run("run -m " + kModel + " -p 'Once upon a time' -n 40 --seed 3 --json --json-schema @" +
+          schema_path);
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json result = nlohmann::json::parse(o.out);
+  if (result["finish_reason"] == "stop") {
+    const nlohmann::json reply = nlohmann::json::parse(result["text"].get<std::string>());
+    EXPECT_TRUE(reply["ok"].is_boolean()) << reply;
+    EXPECT_EQ(reply.size(), 1u);
+  }
+  o = run("run -m " + kModel + " -p hi --grammar 'root ::= ('");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("line 1, column"), std::string::npos) << o.err;
+  o = run("run -m " + kModel + " -p hi --json-schema '{\"type\": \"string\", \"not\": {}}'");
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("not"), std::string::npos) << o.err;
+}
+
+}  // namespace
