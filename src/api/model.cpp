@@ -53,15 +53,19 @@ int32_t Model::bos_token() const {
   return impl_->tokenizer->bos_id();
 }
 
-int32_t Model::n_vocab() const { return impl_->tokenizer->n_vocab(); }
+int32_t Model::n_vocab() const {
+  return impl_->tokenizer->n_vocab();
+}
 
 std::string Model::token_text(int32_t token) const {
-  if (token < 0 || token >= n_vocab()) fail("token id {} is out of range [0, {})", token, n_vocab());
+  if (token < 0 || token >= n_vocab())
+    fail("token id {} is out of range [0, {})", token, n_vocab());
   return impl_->tokenizer->token_text(token);
 }
 
 std::string Model::token_piece(int32_t token) const {
-  if (token < 0 || token >= n_vocab()) fail("token id {} is out of range [0, {})", token, n_vocab());
+  if (token < 0 || token >= n_vocab())
+    fail("token id {} is out of range [0, {})", token, n_vocab());
   return impl_->tokenizer->token_to_piece(token, /*render_special=*/true);
 }
 
