@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/run_command.h"
+
 namespace {
 
 const std::string kLoom = LOOM_BINARY;
@@ -17,28 +19,10 @@ const std::string kShared = LOOM_SHARED_DIR;
 const std::string kModel = kShared + "/models/stories260K.gguf";
 const std::string kModelQ4 = kShared + "/models/stories260K-q4_0.gguf";
 
-struct Output {
-  int status;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Output = loom::testing_support::CommandOutput;
 
 Output run(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "/loom_bench_stderr.txt";
-  const std::string command = kLoom + " bench " + args + " 2>" + err_path;
-  FILE* pipe = popen(command.c_str(), "r");
-  Output result{};
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  FILE* err = fopen(err_path.c_str(), "r");
-  while (err && (n = fread(buffer.data(), 1, buffer.size(), err)) > 0)
-    result.err.append(buffer.data(), n);
-  if (err) fclose(err);
-  return result;
+  return loom::testing_support::run_command(kLoom + " bench " + args);
 }
 
 std::vector<std::string> lines(const std::string& text) {

@@ -13,6 +13,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/run_command.h"
+
 namespace {
 
 const std::string kLoom = LOOM_BINARY;
@@ -23,11 +25,7 @@ std::string vocab(const std::string& name) {
   return kShared + "/tokenizer-tests/ggml-vocab-" + name + ".gguf";
 }
 
-struct Output {
-  int status;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
+using Output = loom::testing_support::CommandOutput;
 
 // `s` as one shell word.
 std::string quote(const std::string& s) {
@@ -37,21 +35,7 @@ std::string quote(const std::string& s) {
 }
 
 Output run(const std::string& args) {
-  const std::string err_path = ::testing::TempDir() + "/loom_tokenize_stderr.txt";
-  const std::string command = kLoom + " tokenize " + args + " 2>" + err_path;
-  FILE* pipe = popen(command.c_str(), "r");
-  Output result{};
-  std::array<char, 4096> buffer{};
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path, std::ios::binary);
-  std::ostringstream text;
-  text << err.rdbuf();
-  result.err = text.str();
-  return result;
+  return loom::testing_support::run_command(kLoom + " tokenize " + args);
 }
 
 std::string read_file(const std::string& path) {
