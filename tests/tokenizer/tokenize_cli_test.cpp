@@ -3,6 +3,7 @@
 // special-token flags and errors.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -45,8 +46,9 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// The file name carries the process id: ctest runs the cases of this file in parallel.
 std::string write_temp(const std::string& name, const std::string& bytes) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  const std::string path = ::testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
   std::ofstream(path, std::ios::binary) << bytes;
   return path;
 }
