@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
@@ -28,7 +29,7 @@ const std::string kShared = LOOM_SHARED_DIR;
 const std::string kModel = kShared + "/models/stories260K.gguf";
 
 std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/loom_quantize_" + name;
+  return ::testing::TempDir() + "/loom_quantize_" + std::to_string(getpid()) + "_" + name;
 }
 
 int run_cli(const std::string& args, std::string* err_text = nullptr) {

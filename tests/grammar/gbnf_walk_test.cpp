@@ -1,6 +1,7 @@
 // Random walks through the GBNF grammars in data/gbnf on real vocabularies; every output
 // is checked by an independent parser of the same language (data/check_gbnf.py).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -32,7 +33,7 @@ void walk_and_check(const std::string& language, const std::string& vocab_name) 
   }
   const Tokenizer& tokenizer = vocab(vocab_name);
   const auto grammar = compile_gbnf(test::read_file(test::data_path("gbnf/" + language + ".gbnf")));
-  const std::string dir = ::testing::TempDir() + "/loom_gbnf_walks";
+  const std::string dir = ::testing::TempDir() + "/loom_gbnf_walks_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   const std::string samples_path = dir + "/" + language + "-" + vocab_name + ".samples";
   std::ofstream samples(samples_path);

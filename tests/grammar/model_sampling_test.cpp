@@ -3,6 +3,7 @@
 // (end-of-generation sampled within the context) must validate with python3-jsonschema;
 // replies cut by the context are counted, not validated.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -77,7 +78,7 @@ TEST(ModelSampling, Stories260kRepliesValidate) {
     GTEST_SKIP() << "needs /usr/bin/python3 with python3-jsonschema";
   }
   ThreadPool pool(1);
-  const std::string dir = ::testing::TempDir() + "/loom_model_samples";
+  const std::string dir = ::testing::TempDir() + "/loom_model_samples_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(test::data_path("schemas"))) {
@@ -127,7 +128,7 @@ TEST(ModelSampling, Stories260kGbnfRepliesParse) {
     GTEST_SKIP() << "needs /usr/bin/python3";
   }
   ThreadPool pool(1);
-  const std::string dir = ::testing::TempDir() + "/loom_model_samples";
+  const std::string dir = ::testing::TempDir() + "/loom_model_samples_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   int total_complete = 0;
   for (const std::string language : {"arithmetic", "minilang", "csv", "chess"}) {

@@ -2,6 +2,7 @@
 // processor on a real vocabulary always end in JSON that an independent validator
 // (Debian's python3-jsonschema, data/validate.py) accepts.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -45,7 +46,8 @@ TEST(SchemaWalk, SuiteHasAtLeastThirtySchemas) {
 TEST(SchemaWalk, RandomWalksValidate) {
   if (!have_validator()) GTEST_SKIP() << "needs /usr/bin/python3 with python3-jsonschema";
   const Tokenizer& tokenizer = spm_vocab();
-  const std::string out_dir = ::testing::TempDir() + "/loom_schema_walks";
+  const std::string out_dir =
+      ::testing::TempDir() + "/loom_schema_walks_" + std::to_string(getpid());
   std::filesystem::create_directories(out_dir);
   for (const auto& file : schema_files()) {
     SCOPED_TRACE(file.filename().string());
