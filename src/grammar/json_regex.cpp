@@ -6,29 +6,12 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tokenizer/utf8.h"
 
 namespace loom::grammar {
 namespace {
 
 using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // The bytes a JSON string uses for code point `cp`.
 std::string json_escaped(uint32_t cp) {
@@ -52,7 +35,7 @@ std::string json_escaped(uint32_t cp) {
   }
   if (cp < 0x20) return fmt::format("\\u{:04x}", cp);
   std::string out;
-  append_utf8(out, cp);
+  utf8::append(out, cp);
   return out;
 }
 
@@ -67,7 +50,7 @@ std::string class_char(uint32_t cp) {
     return cp < 0x100 ? fmt::format("\\x{:02X}", cp) : fmt::format("\\u{:04X}", cp);
   }
   std::string out;
-  append_utf8(out, cp);
+  utf8::append(out, cp);
   return out;
 }
 
