@@ -54,6 +54,9 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   core_options.kv_type = kv_type_from(options.kv_type);
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
   impl_->tokenizer = m.tokenizer.get();
+  for (int32_t t = 0; t < m.tokenizer->n_vocab(); ++t) {
+    if (m.tokenizer->is_end_of_generation(t)) impl_->end_of_generation.push_back(t);
+  }
   impl_->options = options;
   impl_->options.context = core_options.context;
   impl_->model = std::move(model);
@@ -150,9 +153,7 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
         r->slots, e.core->max_sequences());
   }
   if (!request.ignore_eos) {
-    for (int32_t t = 0; t < n_vocab; ++t) {
-      if (tokenizer.is_end_of_generation(t)) r->stop_tokens.push_back(t);
-    }
+    r->stop_tokens = e.end_of_generation;
   }
   r->stop_tokens.insert(r->stop_tokens.end(), request.stop_tokens.begin(),
                         request.stop_tokens.end());

@@ -20,6 +20,7 @@ namespace loom {
 struct Engine::Impl {
   std::shared_ptr<const Model> model;
   const Tokenizer* tokenizer = nullptr;
+  std::vector<int32_t> end_of_generation;  // the vocabulary's EOG tokens, found once
   EngineOptions options;
   std::unique_ptr<EngineCore> core;
 

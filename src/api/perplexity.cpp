@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "core/timing.h"
 #include "loom/loom.h"
+#include "sampling/logprobs.h"
 
 namespace loom {
 
@@ -35,12 +36,7 @@ PerplexityResult perplexity(Engine& engine, const Model& model, std::string_view
     // Score the second half: the logits at position i predict token i + 1.
     for (int64_t i = chunk / 2; i < chunk - 1; ++i) {
       const float* row = logits.data() + i * n_vocab;
-      float max_logit = row[0];
-      for (int64_t v = 1; v < n_vocab; ++v) max_logit = std::max(max_logit, row[v]);
-      double sum = 0;
-      for (int64_t v = 0; v < n_vocab; ++v)
-        sum += std::exp(static_cast<double>(row[v] - max_logit));
-      const double log_prob = row[window[i + 1]] - max_logit - std::log(sum);
+      const double log_prob = row[window[i + 1]] - log_sum_exp(row, static_cast<int32_t>(n_vocab));
       nll_sum -= log_prob;
       ++n_scored;
     }
