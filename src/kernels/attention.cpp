@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/isa.h"
+#include "kernels/matmul_kernels.h"
 
 namespace loom::kernels {
 
@@ -30,14 +31,6 @@ inline float load(const void* base, DType type, int64_t index) {
   return static_cast<const float*>(base)[index];
 }
 
-// Sum of 16 lanes in _mm512_reduce_add_ps's order: halves, quarters, pairs.
-float reduce16(const float* v) {
-  float t8[8], t4[4];
-  for (int i = 0; i < 8; ++i) t8[i] = v[i + 8] + v[i];
-  for (int i = 0; i < 4; ++i) t4[i] = t8[i + 4] + t8[i];
-  return (t4[0] + t4[2]) + (t4[1] + t4[3]);
-}
-
 }  // namespace
 
 float dot_ggml_order(const float* x, const float* y, int64_t n) {
@@ -57,7 +50,7 @@ float dot_ggml_order(const float* x, const float* y, int64_t n) {
     for (int l = 0; l < kLanes; ++l) {
       combined[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
     }
-    sum = reduce16(combined);
+    sum = detail::scalar::reduce16(combined);
   }
   for (int64_t i = np; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
   return static_cast<float>(sum);

@@ -49,6 +49,9 @@ inline bool uses_reference_order(const WeightMatrix& w) {
 }
 
 namespace scalar {
+// Sum of 16 lanes as _mm512_reduce_add_ps adds them: halves, quarters, then pairs (the
+// reference engine's reduction; attention and matmul both follow it).
+float reduce16(const float* v);
 // Element k of a float-type row, widened to f32.
 float widen(DType type, const uint8_t* row, int64_t k);
 // The reference engine's order for one float dot product (bit-identical to AVX2's).

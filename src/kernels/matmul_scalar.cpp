@@ -33,17 +33,12 @@ float widen(DType type, const uint8_t* row, int64_t k) {
   }
 }
 
-namespace {
-
-// Sum of 16 lanes as _mm512_reduce_add_ps adds them: halves, quarters, then pairs.
 float reduce16(const float* v) {
   float t8[8], t4[4];
   for (int i = 0; i < 8; ++i) t8[i] = v[i + 8] + v[i];
   for (int i = 0; i < 4; ++i) t4[i] = t8[i + 4] + t8[i];
   return (t4[0] + t4[2]) + (t4[1] + t4[3]);
 }
-
-}  // namespace
 
 float dot_reference_order(DType type, const uint8_t* row, const float* x, int64_t n) {
   float acc[4][16] = {};
