@@ -12,7 +12,8 @@ namespace loom {
 struct SynthOptions {
   std::string shape = "tinyllama-1.1b";  // see synth_shapes()
   std::string type = "q4_0";             // f32, f16, bf16, q8_0, q4_0
-  std::string tokenizer_path;            // a GGUF whose tokenizer.* metadata is copied
+  std::string tokenizer_path;            // a GGUF whose tokenizer.* metadata is copied, or a
+                                         // tokenizer.json (byte-level BPE, Llama 3 split)
   std::string output_path;
   uint64_t seed = 1;
   int threads = 0;  // 0 = one per core

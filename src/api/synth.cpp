@@ -5,10 +5,10 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "kernels/quantize.h"
 #include "sampling/rng.h"
+#include "synth_tokenizer.h"
 
 namespace loom {
 namespace {
@@ -92,19 +92,16 @@ void synthesize_model(const SynthOptions& options,
   if (!type || !is_computable(*type)) {
     fail("synth: weight type '{}' is not one of f32, f16, bf16, q8_0, q4_0", options.type);
   }
-  if (options.tokenizer_path.empty()) fail("synth: a tokenizer GGUF file is needed (--tokenizer)");
+  if (options.tokenizer_path.empty()) {
+    fail("synth: a tokenizer is needed (--tokenizer: a GGUF file or a tokenizer.json)");
+  }
   if (options.output_path.empty()) fail("synth: an output path is needed (-o)");
 
-  const std::unique_ptr<gguf::GgufFile> vocab = gguf::GgufFile::open(options.tokenizer_path);
-  const std::vector<std::string>* tokens = vocab->get_string_array("tokenizer.ggml.tokens");
-  if (tokens == nullptr) {
-    fail("synth: {} has no tokenizer (tokenizer.ggml.tokens is missing)", options.tokenizer_path);
-  }
-  const int64_t n_vocab = static_cast<int64_t>(tokens->size());
+  gguf::GgufWriter w;
+  const int64_t n_vocab = add_synth_tokenizer(options.tokenizer_path, w);
   const int64_t head_dim = shape->n_embd / shape->n_head;
   const int64_t kv_dim = shape->n_head_kv * head_dim;
 
-  gguf::GgufWriter w;
   w.add_string("general.architecture", "llama");
   w.add_string("general.name", std::string("loom-synth ") + shape->name);
   w.add_u32("general.file_type", file_type_of(*type));
@@ -118,9 +115,6 @@ void synthesize_model(const SynthOptions& options,
   w.add_f32("llama.rope.freq_base", shape->rope_freq_base);
   w.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
   w.add_u32("llama.vocab_size", static_cast<uint32_t>(n_vocab));
-  for (const std::string& key : vocab->keys()) {
-    if (key.rfind("tokenizer.", 0) == 0) w.add_value(key, *vocab->find(key));
-  }
 
   ThreadPool pool(options.threads);
   uint64_t tensor_seed = options.seed * 1000003ull;

@@ -20,8 +20,10 @@ Command add_synth(CLI::App& app) {
   cmd->add_option("--shape", options->shape, "Model shape")->capture_default_str();
   cmd->add_option("--type", options->type, "Weight type: f32, f16, bf16, q8_0, q4_0")
       ->capture_default_str();
-  cmd->add_option("--tokenizer", options->tokenizer_path,
-                  "GGUF file whose tokenizer is copied (e.g. a ggml-vocab-*.gguf)")
+  cmd->add_option(
+         "--tokenizer", options->tokenizer_path,
+         "A GGUF file whose tokenizer is copied (e.g. a ggml-vocab-*.gguf), or a Hugging Face "
+         "tokenizer.json (byte-level BPE, Llama 3 pre-tokenizer) written as GGUF metadata")
       ->required();
   cmd->add_option("-o,--output", options->output_path, "Output GGUF file")->required();
   cmd->add_option("--seed", options->seed, "Random seed of the weights")->capture_default_str();
