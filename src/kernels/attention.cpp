@@ -1,11 +1,14 @@
 #include "kernels/attention.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/fp16.h"
 #include "kernels/isa.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/quant_blocks.h"
 
 namespace loom::kernels {
 
@@ -26,9 +29,17 @@ inline float round_to(DType type, float x) {
   return type == DType::F16 ? fp16_to_fp32(fp32_to_fp16(x)) : x;
 }
 
-inline float load(const void* base, DType type, int64_t index) {
-  if (type == DType::F16) return fp16_to_fp32(static_cast<const uint16_t*>(base)[index]);
-  return static_cast<const float*>(base)[index];
+// Element `index` of a cached row.
+inline float load(const uint8_t* row, DType type, int64_t index) {
+  if (type == DType::F16) return fp16_to_fp32(reinterpret_cast<const uint16_t*>(row)[index]);
+  if (type == DType::Q8_0) {
+    const uint8_t* block = row + index / kQK8_0 * sizeof(BlockQ8_0);
+    uint16_t scale;
+    std::memcpy(&scale, block, sizeof(scale));
+    const auto q = static_cast<int8_t>(block[sizeof(scale) + index % kQK8_0]);
+    return fp16_to_fp32(scale) * static_cast<float>(q);
+  }
+  return reinterpret_cast<const float*>(row)[index];
 }
 
 }  // namespace
@@ -63,26 +74,33 @@ void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head
     q[d] = round_to(kv.type, q_in[d]);
     acc[d] = 0.0f;
   }
+  const int64_t row_bytes = loom::row_bytes(kv.type, kv.row_stride);
   float max_score = -INFINITY;
   float sum = 0.0f;
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const int64_t row = j * kv.row_stride + kv.offset;
-    for (int64_t d = 0; d < head_dim; ++d) key[d] = load(kv.keys, kv.type, row + d);
-    const float score = dot_ggml_order(q, key, head_dim) * scale;
-    // Online softmax: rescale what was accumulated when a new maximum appears.
-    float old_scale = 1.0f;
-    float weight = 1.0f;
-    if (score > max_score) {
-      old_scale = std::exp(max_score - score);
-      max_score = score;
-      for (int64_t d = 0; d < head_dim; ++d) acc[d] = round_to(kv.type, acc[d] * old_scale);
-    } else {
-      weight = std::exp(score - max_score);
+  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
+    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
+    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
+      const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
+      for (int64_t d = 0; d < head_dim; ++d) key[d] = load(key_row, kv.type, kv.offset + d);
+      const float score = dot_ggml_order(q, key, head_dim) * scale;
+      // Online softmax: rescale what was accumulated when a new maximum appears.
+      float old_scale = 1.0f;
+      float weight = 1.0f;
+      if (score > max_score) {
+        old_scale = std::exp(max_score - score);
+        max_score = score;
+        for (int64_t d = 0; d < head_dim; ++d) acc[d] = round_to(kv.type, acc[d] * old_scale);
+      } else {
+        weight = std::exp(score - max_score);
+      }
+      for (int64_t d = 0; d < head_dim; ++d) {
+        acc[d] =
+            round_to(kv.type, std::fma(load(value_row, kv.type, kv.offset + d), weight, acc[d]));
+      }
+      sum = std::fma(sum, old_scale, weight);
     }
-    for (int64_t d = 0; d < head_dim; ++d) {
-      acc[d] = round_to(kv.type, std::fma(load(kv.values, kv.type, row + d), weight, acc[d]));
-    }
-    sum = std::fma(sum, old_scale, weight);
   }
   const float inv_sum = 1.0f / sum;
   for (int64_t d = 0; d < head_dim; ++d) out[d] = acc[d] * inv_sum;
@@ -94,7 +112,7 @@ void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_di
                  float* out) {
   if (head_dim > kMaxHeadDim) fail("head size {} exceeds the supported {}", head_dim, kMaxHeadDim);
 #if LOOM_KERNELS_HAVE_AVX2
-  if (active_isa() == Isa::kAvx2 && head_dim % 8 == 0) {
+  if (active_isa() >= Isa::kAvx2 && head_dim % 8 == 0) {
     avx2::attend_head(q, kv, n_kv, head_dim, scale, out);
     return;
   }

@@ -1,12 +1,14 @@
 // Scaled dot-product attention of one query head over one sequence's cached keys and
-// values (causal masking is the caller's choice of n_kv). Keys and values are rows of
-// `row_stride` elements (F16 or F32); the head's slice starts at element `offset`.
+// values (causal masking is the caller's choice of n_kv). The cache is paged: rows live
+// in fixed-size blocks reached through a block table (see KvView); each row holds
+// `row_stride` elements (F16, F32 or Q8_0) and the head's slice starts at element `offset`.
 //
 // The arithmetic follows the reference engine's CPU flash attention step for step, so
 // that loom's logits agree with it to ~1e-3: the query is rounded to the cache type, each
 // score is a dot product summed in ggml's order (16-lane partial sums over blocks of 64,
 // then the rest in double), the softmax is computed online, and with an F16 cache the
-// weighted sum of values is accumulated in F16.
+// weighted sum of values is accumulated in F16. A Q8_0 cache is read as F32 (each element
+// its block's scale times its int8) and follows the F32 arithmetic.
 #pragma once
 
 #include <cstdint>
@@ -15,19 +17,27 @@
 
 namespace loom::kernels {
 
+// One sequence's rows of one layer. Position j is row j % block_size of block
+// blocks[j / block_size]; block b's key rows start at keys + b * block_stride bytes (its
+// value rows at values + b * block_stride), one row every row_bytes(type, row_stride)
+// bytes. A contiguous (n_kv, row_stride) array is one block: blocks = {0}, block_size >= n_kv.
 struct KvView {
-  const void* keys = nullptr;    // (n_kv, row_stride) of `type`
-  const void* values = nullptr;  // (n_kv, row_stride) of `type`
-  DType type = DType::F16;
-  int64_t row_stride = 0;  // elements per cached position (n_head_kv * head_dim)
-  int64_t offset = 0;      // first element of this head's slice in a row
+  const uint8_t* keys = nullptr;
+  const uint8_t* values = nullptr;
+  const int32_t* blocks = nullptr;  // (ceil(n_kv / block_size)) block ids
+  int64_t block_size = 0;           // positions per block
+  int64_t block_stride = 0;         // bytes from one block to the next
+  DType type = DType::F16;          // F16, F32 or Q8_0 (row_stride a multiple of 32)
+  int64_t row_stride = 0;           // elements per cached position (n_head_kv * head_dim)
+  int64_t offset = 0;               // first element of this head's slice in a row
 };
 
 // Largest head size supported (the query and accumulator live on the stack).
 constexpr int64_t kMaxHeadDim = 512;
 
 // out[d] = sum_j softmax_j(scale * q.k_j) * v_j[d] over j < n_kv.
-// q: (head_dim) f32; out: (head_dim) f32. head_dim <= kMaxHeadDim.
+// q: (head_dim) f32; out: (head_dim) f32. head_dim <= kMaxHeadDim. With a Q8_0 cache the
+// AVX2 path also needs offset to be a multiple of 8 (true when head_dim is).
 void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
                  float* out);
 

@@ -1,36 +1,64 @@
-// AVX2 + F16C + FMA attention for one head, for head sizes that are a multiple of 8.
+// AVX2 + F16C + FMA attention for one head, for head sizes that are a multiple of 8,
+// instantiated per cache type so the inner loops carry no type branches.
 // Bit-identical to ref::attend_head (same operations in the same order); compiled with
 // LOOM_AVX2_FLAGS and called only when the CPU has those extensions.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/attention.h"
+#include "kernels/quant_blocks.h"
 
 namespace loom::kernels::avx2 {
 namespace {
 
-inline __m256 load8(const void* base, DType type, int64_t index) {
-  if (type == DType::F16) {
-    const auto* p = static_cast<const uint16_t*>(base) + index;
+// Eight elements of a cached row from `index` on (index a multiple of 8, so a Q8_0 load
+// never straddles two blocks of 32).
+template <DType kType>
+inline __m256 load8(const uint8_t* row, int64_t index) {
+  if constexpr (kType == DType::F16) {
+    const auto* p = reinterpret_cast<const uint16_t*>(row) + index;
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else if constexpr (kType == DType::Q8_0) {
+    const uint8_t* block = row + index / kQK8_0 * sizeof(BlockQ8_0);
+    uint16_t d;
+    std::memcpy(&d, block, sizeof(d));
+    const __m128i q8 =
+        _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + sizeof(d) + index % kQK8_0));
+    const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(d)), q);  // d * q, as the scalar load
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + index);
   }
-  return _mm256_loadu_ps(static_cast<const float*>(base) + index);
 }
 
-inline float load1(const void* base, DType type, int64_t index) {
-  if (type == DType::F16) return _cvtsh_ss(static_cast<const uint16_t*>(base)[index]);
-  return static_cast<const float*>(base)[index];
+template <DType kType>
+inline float load1(const uint8_t* row, int64_t index) {
+  if constexpr (kType == DType::F16) {
+    return _cvtsh_ss(reinterpret_cast<const uint16_t*>(row)[index]);
+  } else if constexpr (kType == DType::Q8_0) {
+    const uint8_t* block = row + index / kQK8_0 * sizeof(BlockQ8_0);
+    uint16_t d;
+    std::memcpy(&d, block, sizeof(d));
+    return _cvtsh_ss(d) *
+           static_cast<float>(static_cast<int8_t>(block[sizeof(d) + index % kQK8_0]));
+  } else {
+    return reinterpret_cast<const float*>(row)[index];
+  }
 }
 
-inline __m256 round_to(DType type, __m256 x) {
-  if (type != DType::F16) return x;
+template <DType kType>
+inline __m256 round_to(__m256 x) {
+  if constexpr (kType != DType::F16) return x;
   return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
 // ggml's order: per 64 elements, four 16-lane FMA accumulators (two __m256 each); they
 // are combined (0+2)+(1+3), reduced halves-quarters-pairs; the rest is summed in double.
-inline float dot(const float* q, const void* keys, DType type, int64_t row, int64_t n) {
+template <DType kType>
+inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
   const int64_t np = n / 64 * 64;
   double sum = 0;
   if (np > 0) {
@@ -39,8 +67,9 @@ inline float dot(const float* q, const void* keys, DType type, int64_t row, int6
     for (int64_t i = 0; i < np; i += 64) {
       for (int j = 0; j < 4; ++j) {
         const int64_t k = i + 16 * j;
-        lo[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + k), load8(keys, type, row + k), lo[j]);
-        hi[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + k + 8), load8(keys, type, row + k + 8), hi[j]);
+        lo[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + k), load8<kType>(key_row, offset + k), lo[j]);
+        hi[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + k + 8), load8<kType>(key_row, offset + k + 8),
+                                hi[j]);
       }
     }
     const __m256 c_lo = _mm256_add_ps(_mm256_add_ps(lo[0], lo[2]), _mm256_add_ps(lo[1], lo[3]));
@@ -50,47 +79,68 @@ inline float dot(const float* q, const void* keys, DType type, int64_t row, int6
     const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
     sum = _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
   }
-  for (int64_t i = np; i < n; ++i) sum += static_cast<double>(q[i] * load1(keys, type, row + i));
+  for (int64_t i = np; i < n; ++i) {
+    sum += static_cast<double>(q[i] * load1<kType>(key_row, offset + i));
+  }
   return static_cast<float>(sum);
 }
 
-}  // namespace
-
-void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out) {
+template <DType kType>
+void attend(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
+            float* out) {
   alignas(32) float q[kMaxHeadDim];
   alignas(32) float acc[kMaxHeadDim];
   for (int64_t d = 0; d < head_dim; d += 8) {
-    _mm256_store_ps(q + d, round_to(kv.type, _mm256_loadu_ps(q_in + d)));
+    _mm256_store_ps(q + d, round_to<kType>(_mm256_loadu_ps(q_in + d)));
     _mm256_store_ps(acc + d, _mm256_setzero_ps());
   }
+  const int64_t row_bytes = loom::row_bytes(kType, kv.row_stride);
   float max_score = -INFINITY;
   float sum = 0.0f;
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const int64_t row = j * kv.row_stride + kv.offset;
-    const float score = dot(q, kv.keys, kv.type, row, head_dim) * scale;
-    float old_scale = 1.0f;
-    float weight = 1.0f;
-    if (score > max_score) {
-      old_scale = std::exp(max_score - score);
-      max_score = score;
-      const __m256 s = _mm256_set1_ps(old_scale);
-      for (int64_t d = 0; d < head_dim; d += 8) {
-        _mm256_store_ps(acc + d, round_to(kv.type, _mm256_mul_ps(_mm256_load_ps(acc + d), s)));
+  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
+    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
+    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
+      const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
+      const float score = dot<kType>(q, key_row, kv.offset, head_dim) * scale;
+      float old_scale = 1.0f;
+      float weight = 1.0f;
+      if (score > max_score) {
+        old_scale = std::exp(max_score - score);
+        max_score = score;
+        const __m256 s = _mm256_set1_ps(old_scale);
+        for (int64_t d = 0; d < head_dim; d += 8) {
+          _mm256_store_ps(acc + d, round_to<kType>(_mm256_mul_ps(_mm256_load_ps(acc + d), s)));
+        }
+      } else {
+        weight = std::exp(score - max_score);
       }
-    } else {
-      weight = std::exp(score - max_score);
+      const __m256 w = _mm256_set1_ps(weight);
+      for (int64_t d = 0; d < head_dim; d += 8) {
+        const __m256 v = load8<kType>(value_row, kv.offset + d);
+        _mm256_store_ps(acc + d, round_to<kType>(_mm256_fmadd_ps(v, w, _mm256_load_ps(acc + d))));
+      }
+      sum = std::fma(sum, old_scale, weight);
     }
-    const __m256 w = _mm256_set1_ps(weight);
-    for (int64_t d = 0; d < head_dim; d += 8) {
-      const __m256 v = load8(kv.values, kv.type, row + d);
-      _mm256_store_ps(acc + d, round_to(kv.type, _mm256_fmadd_ps(v, w, _mm256_load_ps(acc + d))));
-    }
-    sum = std::fma(sum, old_scale, weight);
   }
   const __m256 inv_sum = _mm256_set1_ps(1.0f / sum);
   for (int64_t d = 0; d < head_dim; d += 8) {
     _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_load_ps(acc + d), inv_sum));
+  }
+}
+
+}  // namespace
+
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
+                 float* out) {
+  switch (kv.type) {
+    case DType::F16:
+      return attend<DType::F16>(q, kv, n_kv, head_dim, scale, out);
+    case DType::Q8_0:
+      return attend<DType::Q8_0>(q, kv, n_kv, head_dim, scale, out);
+    default:
+      return attend<DType::F32>(q, kv, n_kv, head_dim, scale, out);
   }
 }
 

@@ -1,64 +1,172 @@
 #include "model/kv_cache.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/quantize.h"
 
 namespace loom {
+namespace {
 
-KvCache::KvCache(int64_t n_layer, int64_t n_slots, int64_t capacity, int64_t kv_dim, DType type)
-    : n_layer_(n_layer), n_slots_(n_slots), capacity_(capacity), kv_dim_(kv_dim), type_(type) {
-  if (type != DType::F16 && type != DType::F32) {
-    fail("KV cache type must be f16 or f32, got {}", dtype_name(type));
+// Anonymous mapping: zero pages that become resident only when written, so the pool's
+// resident memory follows the blocks sequences have actually used.
+uint8_t* map_pool(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) fail("cannot reserve {} bytes for the KV cache", bytes);
+  return static_cast<uint8_t*>(p);
+}
+
+}  // namespace
+
+void KvCache::Unmap::operator()(uint8_t* p) const {
+  munmap(p, bytes);
+}
+
+KvCache::KvCache(int64_t n_layer, int64_t n_sequences, int64_t n_tokens, int64_t kv_dim, DType type,
+                 int64_t block_size)
+    : n_layer_(n_layer),
+      kv_dim_(kv_dim),
+      type_(type),
+      block_size_(block_size),
+      pool_(nullptr, Unmap{0}) {
+  if (type != DType::F16 && type != DType::F32 && type != DType::Q8_0) {
+    fail("KV cache type must be f16, f32 or q8_0, got {}", dtype_name(type));
   }
-  element_bytes_ = type == DType::F16 ? 2 : 4;
-  const size_t layer_bytes = static_cast<size_t>(n_slots * capacity * kv_dim * element_bytes_);
-  keys_.resize(n_layer);
-  values_.resize(n_layer);
-  for (int64_t l = 0; l < n_layer; ++l) {
-    keys_[l].resize(layer_bytes);
-    values_[l].resize(layer_bytes);
+  if (n_layer < 1 || kv_dim < 1)
+    fail("KV cache needs layers and a row size, got {} x {}", n_layer, kv_dim);
+  if (n_sequences < 1) fail("KV cache needs at least one sequence, got {}", n_sequences);
+  if (block_size < 1) fail("KV cache block size must be >= 1, got {}", block_size);
+  if (n_tokens < 1) fail("KV cache size must be at least one token, got {}", n_tokens);
+  if (type == DType::Q8_0 && kv_dim % 32 != 0) {
+    fail("a q8_0 KV cache needs rows that are a multiple of 32 elements; this model's are {}",
+         kv_dim);
+  }
+  n_blocks_ = blocks_for(n_tokens);
+  if (n_blocks_ > std::numeric_limits<int32_t>::max())
+    fail("KV cache of {} tokens is too large", n_tokens);
+  row_bytes_ = row_bytes(type, kv_dim);
+  part_bytes_ = block_size_ * row_bytes_;
+  block_bytes_ = 2 * n_layer_ * part_bytes_;
+  const auto pool_bytes = static_cast<size_t>(n_blocks_ * block_bytes_);
+  pool_ = std::unique_ptr<uint8_t, Unmap>(map_pool(pool_bytes), Unmap{pool_bytes});
+  ref_counts_.assign(static_cast<size_t>(n_blocks_), 0);
+  free_.resize(static_cast<size_t>(n_blocks_));
+  // Block 0 on top: the lowest blocks are reused first, which keeps few pages resident.
+  for (int64_t i = 0; i < n_blocks_; ++i) free_[i] = static_cast<int32_t>(n_blocks_ - 1 - i);
+  tables_.resize(static_cast<size_t>(n_sequences));
+}
+
+KvCache::~KvCache() = default;
+
+int32_t KvCache::take_block() {
+  const int32_t block = free_.back();
+  free_.pop_back();
+  ref_counts_[block] = 1;
+  return block;
+}
+
+void KvCache::drop_block(int32_t block) {
+  if (--ref_counts_[block] == 0) free_.push_back(block);
+}
+
+int64_t KvCache::blocks_needed(int64_t seq, int64_t begin, int64_t end) const {
+  if (end <= begin) return 0;
+  const std::vector<int32_t>& table = tables_.at(seq);
+  const int64_t have = static_cast<int64_t>(table.size());
+  const int64_t want = blocks_for(end);
+  int64_t needed = std::max<int64_t>(0, want - have);
+  for (int64_t i = begin / block_size_; i < std::min(have, want); ++i) {
+    if (ref_counts_[table[i]] > 1) ++needed;  // shared: written, so copied first
+  }
+  return needed;
+}
+
+void KvCache::reserve(int64_t seq, int64_t begin, int64_t end) {
+  const int64_t needed = blocks_needed(seq, begin, end);
+  if (needed == 0) return;
+  if (needed > n_free_blocks()) {
+    fail(
+        "the KV cache is full: a sequence needs {} more blocks of {} positions but {} of {} are "
+        "free (the cache holds {} tokens)",
+        needed, block_size_, n_free_blocks(), n_blocks_, capacity_tokens());
+  }
+  std::vector<int32_t>& table = tables_[seq];
+  const int64_t want = blocks_for(end);
+  for (int64_t i = begin / block_size_; i < std::min<int64_t>(table.size(), want); ++i) {
+    const int32_t shared = table[i];
+    if (ref_counts_[shared] == 1) continue;
+    const int32_t copy = take_block();
+    std::memcpy(block_data(copy), block_data(shared), static_cast<size_t>(block_bytes_));
+    drop_block(shared);
+    table[i] = copy;
+  }
+  while (static_cast<int64_t>(table.size()) < want) table.push_back(take_block());
+}
+
+void KvCache::share(int64_t from, int64_t to, int64_t n_positions) {
+  if (from == to) return;
+  const std::vector<int32_t>& source = tables_.at(from);
+  const int64_t n = blocks_for(n_positions);
+  if (n > static_cast<int64_t>(source.size())) {
+    fail("cannot share {} positions of a sequence that holds {}", n_positions,
+         static_cast<int64_t>(source.size()) * block_size_);
+  }
+  release(to);
+  std::vector<int32_t>& target = tables_[to];
+  for (int64_t i = 0; i < n; ++i) {
+    target.push_back(source[i]);
+    ++ref_counts_[source[i]];
   }
 }
 
-int64_t KvCache::bytes() const {
-  return 2 * n_layer_ * n_slots_ * capacity_ * kv_dim_ * element_bytes_;
+void KvCache::release(int64_t seq) {
+  std::vector<int32_t>& table = tables_.at(seq);
+  for (auto it = table.rbegin(); it != table.rend(); ++it) drop_block(*it);
+  table.clear();
 }
 
-void* KvCache::keys(int64_t layer, int64_t slot) {
-  return keys_[layer].data() + slot * capacity_ * kv_dim_ * element_bytes_;
-}
-
-void* KvCache::values(int64_t layer, int64_t slot) {
-  return values_[layer].data() + slot * capacity_ * kv_dim_ * element_bytes_;
-}
-
-void KvCache::store(int64_t layer, int64_t slot, int64_t pos, const float* key,
-                    const float* value) {
-  const int64_t offset = pos * kv_dim_ * element_bytes_;
-  uint8_t* k = static_cast<uint8_t*>(keys(layer, slot)) + offset;
-  uint8_t* v = static_cast<uint8_t*>(values(layer, slot)) + offset;
+void KvCache::store(int64_t layer, int64_t seq, int64_t pos, const float* key, const float* value) {
+  std::vector<int32_t>& table = tables_[seq];
+  const int64_t index = pos / block_size_;
+  if (index >= static_cast<int64_t>(table.size()) || ref_counts_[table[index]] != 1) {
+    reserve(seq, pos, pos + 1);
+  }
+  uint8_t* k =
+      block_data(table[index]) + 2 * layer * part_bytes_ + (pos % block_size_) * row_bytes_;
+  uint8_t* v = k + part_bytes_;
   if (type_ == DType::F32) {
     std::memcpy(k, key, kv_dim_ * sizeof(float));
     std::memcpy(v, value, kv_dim_ * sizeof(float));
-    return;
-  }
-  auto* k16 = reinterpret_cast<uint16_t*>(k);
-  auto* v16 = reinterpret_cast<uint16_t*>(v);
-  for (int64_t i = 0; i < kv_dim_; ++i) {
-    k16[i] = fp32_to_fp16(key[i]);
-    v16[i] = fp32_to_fp16(value[i]);
+  } else if (type_ == DType::Q8_0) {
+    kernels::quantize_row(DType::Q8_0, key, k, kv_dim_);
+    kernels::quantize_row(DType::Q8_0, value, v, kv_dim_);
+  } else {
+    auto* k16 = reinterpret_cast<uint16_t*>(k);
+    auto* v16 = reinterpret_cast<uint16_t*>(v);
+    for (int64_t i = 0; i < kv_dim_; ++i) {
+      k16[i] = fp32_to_fp16(key[i]);
+      v16[i] = fp32_to_fp16(value[i]);
+    }
   }
 }
 
-void KvCache::copy_positions(int64_t from_slot, int64_t to_slot, int64_t n_positions) {
-  if (from_slot == to_slot || n_positions <= 0) return;
-  const size_t bytes = static_cast<size_t>(n_positions * kv_dim_ * element_bytes_);
-  for (int64_t l = 0; l < n_layer_; ++l) {
-    std::memcpy(keys(l, to_slot), keys(l, from_slot), bytes);
-    std::memcpy(values(l, to_slot), values(l, from_slot), bytes);
-  }
+kernels::KvView KvCache::view(int64_t layer, int64_t seq, int64_t head_offset) const {
+  kernels::KvView v;
+  v.keys = pool_.get() + 2 * layer * part_bytes_;
+  v.values = v.keys + part_bytes_;
+  v.blocks = tables_[seq].data();
+  v.block_size = block_size_;
+  v.block_stride = block_bytes_;
+  v.type = type_;
+  v.row_stride = kv_dim_;
+  v.offset = head_offset;
+  return v;
 }
 
 }  // namespace loom

@@ -135,9 +135,7 @@ void LlamaTransformer::attention_block(const Batch& batch, int64_t layer, KvCach
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / c.n_head;
       const int64_t h = item % c.n_head;
-      const int64_t slot = batch.kv_slots[t];
-      const kernels::KvView view{kv.keys(layer, slot), kv.values(layer, slot), kv.type(),
-                                 c.kv_dim(), (h / group) * c.head_dim};
+      const kernels::KvView view = kv.view(layer, batch.kv_slots[t], (h / group) * c.head_dim);
       kernels::attend_head(s.q.data() + t * c.q_dim() + h * c.head_dim, view,
                            batch.positions[t] + 1, c.head_dim, scale,
                            s.att.data() + t * c.q_dim() + h * c.head_dim);

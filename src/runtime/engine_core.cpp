@@ -13,14 +13,25 @@ int64_t context_for(const Transformer& model, const EngineCoreOptions& options) 
   return options.context > 0 ? options.context : model.config().n_ctx_train;
 }
 
+// The default budget lets every sequence reach the full context at once, as the
+// contiguous per-slot cache did; a smaller one trades that guarantee for memory.
+int64_t kv_tokens_for(const EngineCoreOptions& options, int64_t context) {
+  if (options.kv_tokens < 0) fail("KV cache size must be positive, got {}", options.kv_tokens);
+  if (options.kv_tokens > 0) return options.kv_tokens;
+  const int64_t per_sequence =
+      (context + KvCache::kDefaultBlockSize - 1) / KvCache::kDefaultBlockSize;
+  return std::max<int64_t>(options.max_sequences, 1) * per_sequence * KvCache::kDefaultBlockSize;
+}
+
 }  // namespace
 
 EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCoreOptions& options)
     : model_(std::move(model)),
       options_(options),
+      context_(context_for(*model_, options)),
       pool_(options.threads),
       kv_(model_->config().n_layer, std::max(options.max_sequences, 1),
-          context_for(*model_, options), model_->config().kv_dim(), options.kv_type) {
+          kv_tokens_for(options, context_), model_->config().kv_dim(), options.kv_type) {
   if (options_.max_sequences < 1)
     fail("max_sequences must be >= 1, got {}", options_.max_sequences);
   if (options_.batch_tokens < 1) fail("batch size must be >= 1, got {}", options_.batch_tokens);
@@ -36,10 +47,49 @@ int32_t EngineCore::free_slots() const {
   return static_cast<int32_t>(std::count(slot_busy_.begin(), slot_busy_.end(), 0));
 }
 
-int64_t EngineCore::kv_used_tokens() const {
-  int64_t used = 0;
-  for (const auto& s : sequences_) used += s->n_computed;
-  return used;
+int64_t EngineCore::kv_blocks_to_admit(int64_t n_prompt, int32_t n_sequences) const {
+  // The prompt and the first generated position, then one block per extra sequence for
+  // the copy of the shared last block (or a fresh block) each writes after forking.
+  return kv_.blocks_for(std::min(n_prompt + 1, context_)) + std::max(n_sequences - 1, 0);
+}
+
+int64_t EngineCore::kv_blocks_promised() const {
+  int64_t promised = 0;
+  for (const auto& s : sequences_) {
+    promised +=
+        kv_.blocks_needed(s->kv_slot, s->n_computed, static_cast<int64_t>(s->tokens.size()));
+  }
+  return promised;
+}
+
+bool EngineCore::can_admit(int64_t n_prompt, int32_t n_sequences) const {
+  return free_slots() >= n_sequences &&
+         kv_.n_free_blocks() - kv_blocks_promised() >= kv_blocks_to_admit(n_prompt, n_sequences);
+}
+
+void EngineCore::check_fits(int64_t n_prompt, int32_t n_sequences) const {
+  const int64_t blocks = kv_blocks_to_admit(n_prompt, n_sequences);
+  if (blocks > kv_.n_blocks()) {
+    fail(
+        "the prompt ({} tokens, {} sequences) needs {} KV cache blocks of {} positions but the "
+        "cache holds only {} ({} tokens): shorten the prompt or raise the KV cache size",
+        n_prompt, n_sequences, blocks, kv_.block_size(), kv_.n_blocks(), kv_.capacity_tokens());
+  }
+}
+
+int64_t EngineCore::positions_that_fit(const Sequence& s, int64_t n) const {
+  const int64_t free = kv_.n_free_blocks();
+  if (kv_.blocks_needed(s.kv_slot, s.n_computed, s.n_computed + n) <= free) return n;
+  int64_t lo = 0, hi = n;  // lo fits, hi does not
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (kv_.blocks_needed(s.kv_slot, s.n_computed, s.n_computed + mid) <= free) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 bool EngineCore::has_pending() const {
@@ -106,7 +156,8 @@ int64_t EngineCore::fork_sequence(int64_t parent) {
 void EngineCore::copy_sequence(int64_t source, int64_t target) {
   const Sequence& src = find(source);
   Sequence& dst = find(target);
-  kv_.copy_positions(src.kv_slot, dst.kv_slot, src.n_computed);
+  if (&src == &dst) return;
+  kv_.share(src.kv_slot, dst.kv_slot, src.n_computed);
   dst.tokens = src.tokens;
   dst.n_prompt = src.n_prompt;
   dst.n_computed = src.n_computed;
@@ -124,6 +175,7 @@ void EngineCore::remove_sequence(int64_t sequence_id) {
   auto it = std::find_if(sequences_.begin(), sequences_.end(),
                          [&](const auto& s) { return s->id == sequence_id; });
   if (it == sequences_.end()) return;
+  kv_.release((*it)->kv_slot);
   slot_busy_[(*it)->kv_slot] = 0;
   sequences_.erase(it);
 }
@@ -143,17 +195,34 @@ std::span<const EngineCore::Output> EngineCore::step() {
            static_cast<int64_t>(b->tokens.size()) - b->n_computed;
   });
   int64_t budget = options_.batch_tokens;
+  Sequence* stuck = nullptr;  // the newest sequence that found no free KV block
   for (Sequence* s : order_) {
     const int64_t total = static_cast<int64_t>(s->tokens.size());
-    const int64_t n = std::min(total - s->n_computed, budget);
+    int64_t n = std::min(total - s->n_computed, budget);
     if (n <= 0) break;
+    n = positions_that_fit(*s, n);
+    if (n == 0) {
+      if (stuck == nullptr || s->id > stuck->id) stuck = s;
+      continue;
+    }
+    kv_.reserve(s->kv_slot, s->n_computed, s->n_computed + n);
     for (int64_t p = s->n_computed; p < s->n_computed + n; ++p) {
       batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, p == total - 1);
     }
     advanced_.emplace_back(s, n);
     budget -= n;
   }
-  if (batch_.size() == 0) return {};
+  if (batch_.size() == 0) {
+    // Nothing can advance, so nothing would ever free a block: give up on one sequence.
+    if (stuck != nullptr) {
+      outputs_.push_back({stuck->id, nullptr,
+                          fmt::format("the KV cache is full ({} tokens in use by {} sequences): "
+                                      "the sequence cannot grow; retry later or raise the KV "
+                                      "cache size",
+                                      kv_used_tokens(), sequences_.size())});
+    }
+    return outputs_;
+  }
 
   model_->forward(batch_, kv_, *scratch_, pool_, logits_.data());
   ++counters_.steps;
@@ -165,7 +234,8 @@ std::span<const EngineCore::Output> EngineCore::step() {
     counters_.generated_positions += n - prompt_part;
     s->n_computed += n;
     if (!s->has_pending()) {
-      outputs_.push_back({s->id, logits_.data() + static_cast<int64_t>(outputs_.size()) * n_vocab});
+      outputs_.push_back(
+          {s->id, logits_.data() + static_cast<int64_t>(outputs_.size()) * n_vocab, {}});
     }
   }
   return outputs_;
@@ -183,14 +253,17 @@ void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {
       batch.clear();
       for (int64_t p = begin; p < end; ++p)
         batch.add(tokens[p], static_cast<int32_t>(p), slot, true);
+      kv_.reserve(slot, begin, end);
       model_->forward(batch, kv_, *scratch_, pool_, out + begin * n_vocab);
       counters_.prompt_positions += end - begin;
       ++counters_.steps;
     }
   } catch (...) {
+    kv_.release(slot);
     slot_busy_[slot] = 0;
     throw;
   }
+  kv_.release(slot);
   slot_busy_[slot] = 0;
 }
 

@@ -3,11 +3,18 @@
 // decode position), and runs the model. Prefill and decode are the same operation.
 // A sequence whose last position was computed gets its logits row in the step's output;
 // the caller samples and appends the next token (or ends the sequence).
+//
+// KV memory: the paged cache holds a token budget shared by all sequences (by default
+// max_sequences x context, so every sequence can always reach the full context). Blocks
+// are taken as sequences grow; forks share the parent's blocks. With a smaller budget,
+// can_admit() holds new requests back while the cache is short, and a sequence that
+// cannot grow at all is failed with an error in the step's output.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/aligned_buffer.h"
@@ -25,7 +32,8 @@ struct EngineCoreOptions {
   int64_t context = 0;         // positions per sequence; 0 = the model's training context
   int32_t max_sequences = 1;   // sequences held at once (KV slots)
   int64_t batch_tokens = 512;  // most positions computed in one step
-  DType kv_type = DType::F16;
+  DType kv_type = DType::F16;  // F16, F32 or Q8_0
+  int64_t kv_tokens = 0;       // KV cache budget in positions; 0 = max_sequences x context
 };
 
 struct StepCounters {
@@ -39,34 +47,50 @@ class EngineCore {
   struct Output {
     int64_t sequence_id;
     const float* logits;  // (n_vocab) for the sequence's next token; valid until next step
+    // Non-empty when the sequence could not advance (the KV cache is full); logits is
+    // null. The caller should end the sequence.
+    std::string error;
   };
 
   EngineCore(std::shared_ptr<const Transformer> model, const EngineCoreOptions& options);
   ~EngineCore();
 
   const ModelConfig& config() const { return model_->config(); }
-  int64_t context() const { return kv_.capacity(); }
+  int64_t context() const { return context_; }
   int32_t max_sequences() const { return static_cast<int32_t>(slot_busy_.size()); }
   int threads() const { return pool_.size(); }
   const StepCounters& counters() const { return counters_; }
   int32_t free_slots() const;
   int32_t n_sequences() const { return static_cast<int32_t>(sequences_.size()); }
-  int64_t kv_used_tokens() const;  // positions held in the cache over all sequences
+  // KV cache positions in use (blocks in use x block size) and in all.
+  int64_t kv_used_tokens() const { return kv_.n_used_blocks() * kv_.block_size(); }
+  int64_t kv_capacity_tokens() const { return kv_.capacity_tokens(); }
+  const KvCache& kv_cache() const { return kv_; }
+  // Whether a request of `n_sequences` sequences with an `n_prompt`-token prompt may
+  // start now: enough free slots and enough KV blocks beyond what the running sequences'
+  // pending positions will take.
+  bool can_admit(int64_t n_prompt, int32_t n_sequences) const;
+  // loom::Error when such a request could not start even with the cache empty.
+  void check_fits(int64_t n_prompt, int32_t n_sequences) const;
 
   // Starts a sequence. loom::Error when the prompt is empty, a token id is out of range,
   // prompt plus max_new_tokens does not fit in the context, or every slot is busy.
+  // KV blocks are taken later, as positions are computed.
   int64_t add_sequence(std::vector<int32_t> prompt, int64_t max_new_tokens);
   // A new sequence with a copy of `parent`'s tokens and cached positions (n samples or
-  // beams share one prefill). loom::Error when no slot is free.
+  // beams share one prefill): it shares the parent's KV blocks, and either copies the
+  // last, partly filled one only when it writes there. loom::Error when no slot is free.
   int64_t fork_sequence(int64_t parent);
-  // Makes `target` a copy of `source` (tokens and cached positions); both stay.
+  // Makes `target` a copy of `source` (tokens and cached positions, shared); both stay.
   void copy_sequence(int64_t source, int64_t target);
   void append_token(int64_t sequence_id, int32_t token);
   void remove_sequence(int64_t sequence_id);
   const Sequence& sequence(int64_t sequence_id) const;
   bool has_pending() const;
 
-  // One forward pass over pending positions.
+  // One forward pass over pending positions. A sequence whose next positions find no
+  // free KV blocks waits; if no sequence at all can advance, the newest one that is
+  // stuck is reported with an error instead (see Output::error).
   std::span<const Output> step();
 
   // Logits of every position of `tokens`, computed from an empty cache (perplexity):
@@ -76,9 +100,14 @@ class EngineCore {
  private:
   Sequence& find(int64_t sequence_id);
   int32_t take_slot();
+  int64_t kv_blocks_to_admit(int64_t n_prompt, int32_t n_sequences) const;
+  int64_t kv_blocks_promised() const;
+  // Most of the next `n` positions of `s` the free KV blocks can take (0 if none).
+  int64_t positions_that_fit(const Sequence& s, int64_t n) const;
 
   std::shared_ptr<const Transformer> model_;
   EngineCoreOptions options_;
+  int64_t context_;
   ThreadPool pool_;
   KvCache kv_;
   std::unique_ptr<ForwardScratch> scratch_;
