@@ -75,7 +75,10 @@ struct EngineOptions {
   int32_t max_sequences = 1;    // sequences that run at once (continuous batching)
   int32_t max_queue = 64;       // requests that may wait for a free sequence; more are refused
   int64_t batch_tokens = 512;   // most positions computed in one step
-  std::string kv_type = "f16";  // "f16" or "f32"
+  std::string kv_type = "f16";  // "f16", "f32" or "q8_0"
+  // KV cache budget in positions, shared by all sequences in blocks of 16; 0 = enough
+  // for max_sequences sequences at the full context.
+  int64_t kv_tokens = 0;
 };
 
 // Every decoding control, under the names llama.cpp / vLLM / OpenAI use. Values out of

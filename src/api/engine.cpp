@@ -18,7 +18,8 @@ constexpr int32_t kMaxLogprobs = 20;
 DType kv_type_from(const std::string& name) {
   if (name == "f16") return DType::F16;
   if (name == "f32") return DType::F32;
-  fail("KV cache type must be 'f16' or 'f32', got '{}'", name);
+  if (name == "q8_0") return DType::Q8_0;
+  fail("KV cache type must be 'f16', 'f32' or 'q8_0', got '{}'", name);
 }
 
 SamplingParams to_params(const SamplingOptions& o, uint64_t seed) {
@@ -52,6 +53,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   core_options.max_sequences = options.max_sequences;
   core_options.batch_tokens = options.batch_tokens;
   core_options.kv_type = kv_type_from(options.kv_type);
+  core_options.kv_tokens = options.kv_tokens;
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
   impl_->tokenizer = m.tokenizer.get();
   for (int32_t t = 0; t < m.tokenizer->n_vocab(); ++t) {
@@ -152,6 +154,7 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
         "most {}: lower it or raise --parallel",
         r->slots, e.core->max_sequences());
   }
+  e.core->check_fits(static_cast<int64_t>(r->prompt.size()), r->slots);
   if (!request.ignore_eos) {
     r->stop_tokens = e.end_of_generation;
   }
@@ -192,7 +195,7 @@ EngineStats Engine::stats() const {
   s.max_sequences = impl_->core->max_sequences();
   s.running = impl_->running_snapshot;
   s.waiting = static_cast<int32_t>(impl_->queue.size());
-  s.kv_capacity_tokens = impl_->core->context() * s.max_sequences;
+  s.kv_capacity_tokens = impl_->core->kv_capacity_tokens();
   s.kv_used_tokens = impl_->kv_used_snapshot;
   s.prompt_tokens_total = impl_->core->counters().prompt_positions;
   s.generated_tokens_total = impl_->core->counters().generated_positions;
@@ -254,6 +257,12 @@ void Engine::Impl::loop() {
         auto it = by_sequence.find(out.sequence_id);
         if (it == by_sequence.end()) continue;
         RequestState& r = *it->second;
+        if (r.done) continue;
+        if (!out.error.empty()) {  // the KV cache is full: the request ends with an error
+          if (r.callbacks.on_error) r.callbacks.on_error(out.error);
+          r.done = true;
+          continue;
+        }
         try {
           handle_output(r, out.sequence_id, out.logits);
         } catch (const std::exception& ex) {
@@ -279,9 +288,10 @@ void Engine::Impl::loop() {
 }
 
 void Engine::Impl::admit_locked() {
-  // First come, first served: a request that needs more free sequences than there are
-  // waits at the head of the queue.
-  while (!queue.empty() && core->free_slots() >= queue.front()->slots) {
+  // First come, first served: a request that needs more free sequences (or KV blocks)
+  // than there are waits at the head of the queue.
+  while (!queue.empty() && core->can_admit(static_cast<int64_t>(queue.front()->prompt.size()),
+                                           queue.front()->slots)) {
     std::unique_ptr<RequestState> r = std::move(queue.front());
     queue.pop_front();
     RequestState& state = *r;

@@ -319,7 +319,8 @@ Command add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-o,--output", args->output, "Output format: md, json or csv")
       ->capture_default_str();
-  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, f32 or q8_0")
+      ->capture_default_str();
   return [args] { return run(*args); };
 }
 

@@ -55,7 +55,8 @@ Command add_perplexity(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", args->chunk, "Tokens per chunk")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Threads; 0 = one per core")
       ->capture_default_str();
-  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, f32 or q8_0")
+      ->capture_default_str();
   return [args] { return run(*args); };
 }
 

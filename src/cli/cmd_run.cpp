@@ -231,7 +231,8 @@ Command add_run(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-b,--batch-size", a->batch, "Most prompt tokens computed per step")
       ->capture_default_str();
-  cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0")
+      ->capture_default_str();
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-sequence tokens");
   cmd->add_option("--grammar", a->grammar, "Constrain the output to a GBNF grammar");
   cmd->add_option("--grammar-file", a->grammar_file, "Read the GBNF grammar from a file");

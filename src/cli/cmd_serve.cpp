@@ -1,6 +1,7 @@
 // `loom serve`: the OpenAI-compatible HTTP server on one model.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -25,6 +26,7 @@ struct ServeArgs {
   int threads = 0;
   int64_t batch = 512;
   std::string kv_type = "f16";
+  int64_t kv_tokens = 0;
   std::string api_key;
   std::string model_alias;
   std::string chat_template;
@@ -76,14 +78,21 @@ int serve(const ServeArgs& a) {
     engine_options.max_queue = a.queue;
     engine_options.batch_tokens = a.batch;
     engine_options.kv_type = a.kv_type;
+    engine_options.kv_tokens = a.kv_tokens;
     auto engine = std::make_shared<Engine>(model, engine_options);
     const EngineStats stats = engine->stats();
     fmt::print(stderr,
-               "loom serve: model {} ({}, {} layers); KV cache holds {} tokens; {} sequences "
-               "run at once, {} more may queue; context {} per sequence; {} threads\n",
+               "loom serve: model {} ({}, {} layers); context {} per sequence; {} threads\n",
                options.model_name, model->info().architecture, model->info().n_layer,
-               stats.kv_capacity_tokens, stats.max_sequences, a.queue, engine->context(),
-               engine->threads());
+               engine->context(), engine->threads());
+    // The cache is paged: sequences share the token budget in blocks, so up to --parallel
+    // run at once, and as many as the budget allows even if all reach the full context.
+    fmt::print(stderr,
+               "loom serve: KV cache ({}) holds {} tokens; {} sequences run at once ({} of them "
+               "at the full context), {} more requests may queue\n",
+               a.kv_type, stats.kv_capacity_tokens, stats.max_sequences,
+               std::min<int64_t>(stats.max_sequences, stats.kv_capacity_tokens / engine->context()),
+               a.queue);
     const std::string chat_source = chat_template_source(*model);
     fmt::print(stderr, "loom serve: chat template: {}\n",
                !a.chat_template.empty() ? a.chat_template
@@ -123,7 +132,13 @@ Command add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-b,--batch-size", args->batch, "most positions computed in one step")
       ->capture_default_str();
-  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, f32 or q8_0")
+      ->capture_default_str();
+  cmd->add_option("--kv-tokens", args->kv_tokens,
+                  "KV cache size in tokens, shared by all sequences in blocks of 16 "
+                  "(0 = --parallel x --ctx-size)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--api-key", args->api_key, "require 'Authorization: Bearer KEY'");
   cmd->add_option("--model-alias", args->model_alias, "model name reported by the API");
   cmd->add_option("--chat-template", args->chat_template,
