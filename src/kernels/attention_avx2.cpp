@@ -35,21 +35,6 @@ inline __m256 load8(const uint8_t* row, int64_t index) {
 }
 
 template <DType kType>
-inline float load1(const uint8_t* row, int64_t index) {
-  if constexpr (kType == DType::F16) {
-    return _cvtsh_ss(reinterpret_cast<const uint16_t*>(row)[index]);
-  } else if constexpr (kType == DType::Q8_0) {
-    const uint8_t* block = row + index / kQK8_0 * sizeof(BlockQ8_0);
-    uint16_t d;
-    std::memcpy(&d, block, sizeof(d));
-    return _cvtsh_ss(d) *
-           static_cast<float>(static_cast<int8_t>(block[sizeof(d) + index % kQK8_0]));
-  } else {
-    return reinterpret_cast<const float*>(row)[index];
-  }
-}
-
-template <DType kType>
 inline __m256 round_to(__m256 x) {
   if constexpr (kType != DType::F16) return x;
   return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -57,6 +42,7 @@ inline __m256 round_to(__m256 x) {
 
 // ggml's order: per 64 elements, four 16-lane FMA accumulators (two __m256 each); they
 // are combined (0+2)+(1+3), reduced halves-quarters-pairs; the rest is summed in double.
+// n is a multiple of 8.
 template <DType kType>
 inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
   const int64_t np = n / 64 * 64;
@@ -79,8 +65,12 @@ inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t
     const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
     sum = _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
   }
-  for (int64_t i = np; i < n; ++i) {
-    sum += static_cast<double>(q[i] * load1<kType>(key_row, offset + i));
+  // The rest (n is a multiple of 8): the same float products, summed one by one in double.
+  for (int64_t i = np; i < n; i += 8) {
+    alignas(32) float products[8];
+    _mm256_store_ps(products,
+                    _mm256_mul_ps(_mm256_loadu_ps(q + i), load8<kType>(key_row, offset + i)));
+    for (float p : products) sum += static_cast<double>(p);
   }
   return static_cast<float>(sum);
 }
