@@ -8,10 +8,19 @@
 namespace loom::kernels {
 namespace {
 
-Isa initial_isa() {
-  const char* forced = std::getenv("LOOM_KERNELS_ISA");
-  if (forced != nullptr && std::string_view(forced) == "scalar") return Isa::kScalar;
+Isa best_supported() {
+  if (cpu_supports(Isa::kAvx512)) return Isa::kAvx512;
   return cpu_supports(Isa::kAvx2) ? Isa::kAvx2 : Isa::kScalar;
+}
+
+Isa initial_isa() {
+  const Isa best = best_supported();
+  const char* forced = std::getenv("LOOM_KERNELS_ISA");
+  if (forced == nullptr) return best;
+  const std::string_view name(forced);
+  if (name == "scalar") return Isa::kScalar;
+  if (name == "avx2" && best >= Isa::kAvx2) return Isa::kAvx2;
+  return best;
 }
 
 std::atomic<Isa>& active() {
@@ -29,6 +38,14 @@ bool cpu_supports(Isa isa) {
 #if defined(__x86_64__)
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
              __builtin_cpu_supports("f16c");
+#else
+      return false;
+#endif
+    case Isa::kAvx512:
+#if defined(__x86_64__)
+      return cpu_supports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni");
 #else
       return false;
 #endif
@@ -55,6 +72,8 @@ std::string_view isa_name(Isa isa) {
       return "scalar";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
   }
   return "unknown";
 }

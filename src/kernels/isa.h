@@ -7,9 +7,12 @@
 
 namespace loom::kernels {
 
+// Ordered: a CPU that has one set has every set before it, so `active_isa() >= kAvx2`
+// asks whether the AVX2 kernels may run.
 enum class Isa {
   kScalar,  // plain C++, baseline x86-64: the reference every SIMD path is tested against
   kAvx2,    // AVX2 + FMA + F16C
+  kAvx512,  // kAvx2 + AVX-512 F/BW/VL/VNNI (Ice Lake, Sapphire Rapids, Zen 4 and later)
 };
 
 // The best instruction set this CPU supports. The environment variable

@@ -13,7 +13,7 @@ namespace {
 
 [[maybe_unused]] inline bool use_avx2() {
 #if LOOM_KERNELS_HAVE_AVX2
-  return active_isa() == Isa::kAvx2;
+  return active_isa() >= Isa::kAvx2;
 #else
   return false;
 #endif

@@ -15,10 +15,19 @@ TEST(Isa, ScalarIsAlwaysAvailableAndSelectable) {
 
 TEST(Isa, DefaultsToTheBestDetected) {
   EXPECT_EQ(active_isa(), detected_isa());
-  if (testing::have_avx2()) {
-    EXPECT_EQ(detected_isa(), Isa::kAvx2);
-    EXPECT_EQ(isa_name(Isa::kAvx2), "avx2");
-  }
+  const Isa best = cpu_supports(Isa::kAvx512) ? Isa::kAvx512
+                   : testing::have_avx2()     ? Isa::kAvx2
+                                              : Isa::kScalar;
+  EXPECT_EQ(detected_isa(), best);
+  EXPECT_EQ(isa_name(Isa::kAvx2), "avx2");
+  EXPECT_EQ(isa_name(Isa::kAvx512), "avx512");
+}
+
+TEST(Isa, SetsAreOrderedByWhatTheyInclude) {
+  // A CPU with AVX-512 runs the AVX2 kernels too; `>=` relies on it.
+  if (cpu_supports(Isa::kAvx512)) EXPECT_TRUE(cpu_supports(Isa::kAvx2));
+  EXPECT_LT(Isa::kScalar, Isa::kAvx2);
+  EXPECT_LT(Isa::kAvx2, Isa::kAvx512);
 }
 
 }  // namespace

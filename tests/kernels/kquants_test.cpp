@@ -252,8 +252,7 @@ TEST_P(KQuant, MatmulIsBatchAndThreadInvariantAndMatchesTheDot) {
   ThreadPool one(1);
   ThreadPool two(2);
   std::vector<float> reference;
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
-    if (!cpu_supports(isa)) continue;
+  for (Isa isa : testing::supported_isas()) {
     SCOPED_TRACE(std::string(isa_name(isa)));
     ScopedIsa scoped(isa);
     const std::vector<float> batch = run_matmul(w, x, n_tokens, two);

@@ -140,8 +140,7 @@ TEST(Exp, Avx2WithinTwoUlpOfLibm) {
 }
 
 TEST(Add, AddsElementwise) {
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
-    if (!cpu_supports(isa)) continue;
+  for (Isa isa : testing::supported_isas()) {
     ScopedIsa scoped(isa);
     std::vector<float> y = random_floats(37, 1);
     const std::vector<float> x = random_floats(37, 2);

@@ -228,8 +228,7 @@ TEST(ActivationQ8_0, HandComputedBlockRoundsHalvesToEven) {
   for (int i = 0; i < 7; ++i) x[1 + i] = in[i];
   BlockQ8_0 block;
   quantize_row(DType::Q8_0, x.data(), &block, 32);
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
-    if (!cpu_supports(isa)) continue;
+  for (Isa isa : testing::supported_isas()) {
     std::vector<int8_t> q(32);
     float d = 0.0f;
     int32_t sum = 0;

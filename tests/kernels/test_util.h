@@ -34,4 +34,13 @@ inline bool have_avx2() {
   return cpu_supports(Isa::kAvx2);
 }
 
+// Every instruction set this CPU can run, scalar first: the paths a test compares.
+inline std::vector<Isa> supported_isas() {
+  std::vector<Isa> isas;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (cpu_supports(isa)) isas.push_back(isa);
+  }
+  return isas;
+}
+
 }  // namespace loom::kernels::testing
