@@ -62,9 +62,16 @@ class Weights {
       std::memcpy(data_.data() + c * matrix_bytes_, data_.data(), matrix_bytes_);
     }
     copies_ = copies;
+    // Q4_0/Q8_0 as the model loader prepares them: the SIMD kernels read the packed copy.
+    for (int c = 0; c < copies; ++c) {
+      WeightMatrix w{type_, shape_.rows, shape_.cols, data_.data() + c * matrix_bytes_};
+      packed_.push_back(loom::kernels::pack_weights(w));
+    }
   }
   WeightMatrix matrix(int copy) const {
-    return {type_, shape_.rows, shape_.cols, data_.data() + copy * matrix_bytes_};
+    WeightMatrix w{type_, shape_.rows, shape_.cols, data_.data() + copy * matrix_bytes_};
+    w.packed = packed_[static_cast<size_t>(copy)];
+    return w;
   }
   int copies() const { return copies_; }
   int64_t matrix_bytes() const { return matrix_bytes_; }
@@ -75,6 +82,7 @@ class Weights {
   int64_t matrix_bytes_;
   int copies_ = 1;
   loom::AlignedBuffer<uint8_t> data_;
+  std::vector<std::shared_ptr<const loom::kernels::PackedWeights>> packed_;
 };
 
 ThreadPool& pool(int threads) {

@@ -35,6 +35,9 @@ struct ModelInfo {
   int64_t file_bytes = 0;
   int64_t n_params = 0;
   int64_t weight_bytes = 0;  // bytes of weights read per generated token
+  // Bytes of Q4_0/Q8_0 weights repacked at load into 16-row panels for the SIMD kernels.
+  // The copy replaces the file's pages in memory (they are released), it does not add.
+  int64_t repacked_bytes = 0;
   int64_t n_vocab = 0;
   int64_t n_ctx_train = 0;
   int64_t n_embd = 0;

@@ -26,6 +26,7 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   info.file_bytes = static_cast<int64_t>(impl->file->file_size());
   for (const gguf::TensorInfo& t : impl->file->tensors()) info.n_params += t.n_elements;
   info.weight_bytes = impl->transformer->weight_bytes();
+  info.repacked_bytes = impl->transformer->repacked_bytes();
   info.n_vocab = c.n_vocab;
   info.n_ctx_train = c.n_ctx_train;
   info.n_embd = c.n_embd;

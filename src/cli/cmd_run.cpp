@@ -181,6 +181,12 @@ int run(RunArgs a) {
              t.generated_tokens, to_string(result.first().finish_reason), t.decode_tokens_per_s,
              t.decode_tokens_per_s > 0 ? 1e3 / t.decode_tokens_per_s : 0.0, engine.threads(),
              engine.context(), result.seed, static_cast<double>(peak) / (1 << 20));
+  if (model->info().repacked_bytes > 0) {
+    fmt::print(stderr,
+               "loom: {:.1f} MiB of quantized weights were repacked at load for the SIMD kernels "
+               "(the copy replaces the file's pages in memory)\n",
+               static_cast<double>(model->info().repacked_bytes) / (1 << 20));
+  }
   return 0;
 }
 

@@ -22,18 +22,23 @@ struct IsaFunctions {
   void (*quantize_q8_0)(const float*, int64_t, int8_t*, float*, int32_t*);
   void (*round)(DType, const float*, int64_t, float*);
   void (*rows)(const WeightMatrix&, int64_t, int64_t, const Activations&, float*);
+  // Packed Q4_0/Q8_0 panels; null on the scalar path, which reads the rows themselves.
+  void (*packed)(const PackedWeights&, int64_t, int64_t, const Activations&, float*);
 };
 
 IsaFunctions functions_for(Isa isa, DType type) {
   const bool k_quant = detail::uses_q8_k_activations(type);
 #if LOOM_KERNELS_HAVE_AVX2
-  if (isa == Isa::kAvx2) {
+  if (isa >= Isa::kAvx2) {
     return {detail::avx2::quantize_q8_0_activations, detail::avx2::round_activations,
-            k_quant ? detail::avx2::k_rows : detail::avx2::matmul_rows};
+            k_quant ? detail::avx2::k_rows : detail::avx2::matmul_rows,
+            isa >= Isa::kAvx512   ? detail::avx512::packed_rows
+            : type == DType::Q4_0 ? detail::avx2::packed_rows
+                                  : nullptr};
   }
 #endif
   return {detail::scalar::quantize_q8_0_activations, detail::scalar::round_activations,
-          k_quant ? detail::scalar::k_rows : detail::scalar::matmul_rows};
+          k_quant ? detail::scalar::k_rows : detail::scalar::matmul_rows, nullptr};
 }
 
 // Rows are claimed by threads in chunks: a multiple of every tile height, enough chunks
@@ -105,20 +110,31 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
     return a;
   }
   const int64_t nb = cols / kQK8_0;
+  const bool want_group_sums =
+      w.type == DType::Q8_0 && w.packed != nullptr && isa.packed != nullptr;
   const size_t quant_bytes = align_up(elements);
   const size_t scale_bytes = align_up(static_cast<size_t>(n_tokens * nb) * sizeof(float));
-  const size_t bytes = quant_bytes + 2 * scale_bytes;
+  const size_t group_bytes = want_group_sums ? align_up(elements / 4 * sizeof(int32_t)) : 0;
+  const size_t bytes = quant_bytes + 2 * scale_bytes + group_bytes;
   if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
   uint8_t* base = scratch.activations.data();
   auto* quants = reinterpret_cast<int8_t*>(base);
   auto* scales = reinterpret_cast<float*>(base + quant_bytes);
   auto* sums = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes);
+  auto* group_sums = reinterpret_cast<int32_t*>(base + quant_bytes + 2 * scale_bytes);
   for_tokens(pool, n_tokens, cols, [&](int64_t t) {
     isa.quantize_q8_0(x + t * cols, cols, quants + t * cols, scales + t * nb, sums + t * nb);
+    if (!want_group_sums) return;
+    const int8_t* q = quants + t * cols;
+    int32_t* out = group_sums + t * (cols / 4);
+    for (int64_t g = 0; g < cols / 4; ++g) {
+      out[g] = -128 * (q[4 * g] + q[4 * g + 1] + q[4 * g + 2] + q[4 * g + 3]);
+    }
   });
   a.quants = quants;
   a.scales = scales;
   a.sums = sums;
+  a.group_sums = want_group_sums ? group_sums : nullptr;
   return a;
 }
 
@@ -134,6 +150,27 @@ void check_matrix(const WeightMatrix& w) {
   if (w.data == nullptr && w.rows > 0) fail("matmul: weight matrix has no data");
 }
 
+// Panels of a packed matrix go to threads in chunks as rows do below.
+void run_packed(const PackedWeights& p, const Activations& a, float* y,
+                void (*packed)(const PackedWeights&, int64_t, int64_t, const Activations&, float*),
+                int64_t work, ThreadPool& pool) {
+  const int64_t n_panels = p.panels();
+  if (pool.size() == 1 || work < kMinParallelWork || n_panels == 1) {
+    packed(p, 0, n_panels, a, y);
+    return;
+  }
+  const int64_t chunk = std::clamp<int64_t>(n_panels / (pool.size() * kChunksPerThread), 1,
+                                            kMaxChunkRows / kPanelRows);
+  const int64_t n_chunks = (n_panels + chunk - 1) / chunk;
+  std::atomic<int64_t> next_chunk{0};
+  pool.run([&](int, int) {
+    for (int64_t c = next_chunk.fetch_add(1, std::memory_order_relaxed); c < n_chunks;
+         c = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+      packed(p, c * chunk, std::min(n_panels, (c + 1) * chunk), a, y);
+    }
+  });
+}
+
 }  // namespace
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
@@ -144,6 +181,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const IsaFunctions isa = functions_for(active_isa(), w.type);
   const Activations a = convert_activations(w, x, n_tokens, isa, pool, scratch);
   const int64_t work = w.rows * w.cols * n_tokens;
+  if (w.packed != nullptr && isa.packed != nullptr) {
+    run_packed(*w.packed, a, y, isa.packed, work, pool);
+    return;
+  }
   if (pool.size() == 1 || work < kMinParallelWork || w.rows <= kRowGroup) {
     isa.rows(w, 0, w.rows, a, y);
     return;

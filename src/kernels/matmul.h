@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/aligned_buffer.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
+#include "kernels/packed_weights.h"
 
 namespace loom::kernels {
 
@@ -18,6 +20,9 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
+  // Q4_0 / Q8_0: the rows repacked for the SIMD kernels (pack_weights()), which use it
+  // whenever present; the scalar path reads `data`. Both give the same bits.
+  std::shared_ptr<const PackedWeights> packed;
 };
 
 // Per-thread-owner scratch, grown on first use and then reused (no per-step allocation).
@@ -29,8 +34,8 @@ struct MatmulScratch {
 // x: (n_tokens, w.cols) f32; y: (n_tokens, w.rows) f32. Activations are converted once
 // to the format the weight type multiplies with (Q8_0 blocks for Q8_0/Q4_0, F16 for F16,
 // BF16 for BF16, F32 for F32), as ggml does, then rows are split over the pool.
-void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
-            ThreadPool& pool, MatmulScratch& scratch);
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            MatmulScratch& scratch);
 
 // Copies row `row` of w into dst as f32 (embedding look-up).
 void get_row(const WeightMatrix& w, int64_t row, float* dst);

@@ -42,16 +42,15 @@ inline float hmax(__m256 v) {
 
 // One tile's operands: R rows starting at `w`, T tokens starting at the activations below.
 struct Tile {
-  const uint8_t* w;   // first weight row of the tile
-  int64_t w_stride;   // bytes per weight row
-  int64_t cols;       // elements per row
-  const float* x;     // float kinds: first token's values, cols floats per token
-  const int8_t* xq;   // Q8_0 partner: first token's quants, cols per token
-  const float* xd;    //   first token's scales, cols / 32 per token
-  const int32_t* xs;  //   first token's sums, cols / 32 per token
-  float* y;           // output of (first token, first row)
-  int64_t y_stride;   // floats per token in y (the matrix's row count)
-  const float* f16;   // fp16_table()
+  const uint8_t* w;  // first weight row of the tile
+  int64_t w_stride;  // bytes per weight row
+  int64_t cols;      // elements per row
+  const float* x;    // float kinds: first token's values, cols floats per token
+  const int8_t* xq;  // Q8_0 partner: first token's quants, cols per token
+  const float* xd;   //   first token's scales, cols / 32 per token
+  float* y;          // output of (first token, first row)
+  int64_t y_stride;  // floats per token in y (the matrix's row count)
+  const float* f16;  // fp16_table()
   // The weights the next tile will read: R contiguous rows, fetched into cache while this
   // tile computes, spread evenly over its loop (memory latency is the limit of decode).
   const uint8_t* next;
@@ -128,7 +127,8 @@ struct FloatKernel {
   }
 };
 
-// Q8_0 rows x Q8_0 activations. Per block: the exact integer dot via
+// Q8_0 rows x Q8_0 activations, in the reference engine's arithmetic (its vec_dot; the
+// AVX-512 kernel and the scalar path give the same bits). Per block: the exact integer dot via
 // maddubs(|w|, sign(x, w)) and madd (no saturation: |w| <= 128, |x| <= 127), in 8 int32
 // lanes, widened to f32 and accumulated as acc += (d_w * d_x) * lanes.
 struct Q8_0Kernel {
@@ -157,49 +157,6 @@ struct Q8_0Kernel {
         for (int r = 0; r < R; ++r) {
           const __m256i p = _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(x, wq[r]));
           const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), lanes, acc[r][t]);
-        }
-      }
-    }
-    for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = hsum(acc[r][t]);
-  }
-};
-
-// Q4_0 rows x Q8_0 activations. The nibbles q in [0, 16) are the unsigned operand of
-// maddubs as they are; the offset is taken out in integers:
-// sum (q - 8) x = sum q x - 8 sum x, with 8 sum x subtracted from lane 0.
-struct Q4_0Kernel {
-  template <int R, int T>
-  static void run(const Tile& a) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i low_nibbles = _mm256_set1_epi8(0x0f);
-    const __m256i nibble_shift = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-    __m256 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-    const int64_t nb = a.cols / kQK4_0;
-    for (int64_t b = 0; b < nb; ++b) {
-      prefetch_next<R, sizeof(BlockQ4_0)>(a, b);
-      __m256i wq[R];
-      __m256 dw[R];
-      for (int r = 0; r < R; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ4_0*>(a.w + r * a.w_stride) + b;
-        // q[j] (low nibbles) in the low half, q[j + 16] (high nibbles) in the high half.
-        const __m256i packed = _mm256_broadcastsi128_si256(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(block->qs)));
-        wq[r] = _mm256_and_si256(_mm256_srlv_epi32(packed, nibble_shift), low_nibbles);
-        dw[r] = _mm256_broadcast_ss(a.f16 + block->d);
-      }
-      for (int t = 0; t < T; ++t) {
-        const __m256i x =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(a.xq + t * a.cols + b * kQK4_0));
-        const __m256 dx = _mm256_broadcast_ss(a.xd + t * nb + b);
-        const __m256i offset = _mm256_setr_epi32(8 * a.xs[t * nb + b], 0, 0, 0, 0, 0, 0, 0);
-        for (int r = 0; r < R; ++r) {
-          const __m256i p = _mm256_maddubs_epi16(wq[r], x);
-          const __m256i sums = _mm256_sub_epi32(_mm256_madd_epi16(p, ones), offset);
-          const __m256 lanes = _mm256_cvtepi32_ps(sums);
           acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), lanes, acc[r][t]);
         }
       }
@@ -331,7 +288,6 @@ void run_rows(const TileTable& table, const WeightMatrix& w, int64_t row_begin, 
       if (quantized) {
         tile.xq = a.quants + t0 * w.cols;
         tile.xd = a.scales + t0 * nb;
-        tile.xs = a.sums + t0 * nb;
       } else {
         tile.x = a.values + t0 * w.cols;
       }
@@ -349,7 +305,6 @@ void run_rows(const TileTable& table, const WeightMatrix& w, int64_t row_begin, 
 constexpr TileTable kF16Tiles = make_table<FloatKernel<DType::F16>>();
 constexpr TileTable kBF16Tiles = make_table<FloatKernel<DType::BF16>>();
 constexpr TileTable kQ8_0Tiles = make_table<Q8_0Kernel>();
-constexpr TileTable kQ4_0Tiles = make_table<Q4_0Kernel>();
 
 }  // namespace
 
@@ -432,7 +387,8 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
     case DType::Q8_0:
       return run_rows(kQ8_0Tiles, w, row_begin, row_end, a, y);
     case DType::Q4_0:
-      return run_rows(kQ4_0Tiles, w, row_begin, row_end, a, y);
+      // Unpacked Q4_0 rows: the AVX2 kernel reads pack_weights()'s layout.
+      return scalar::matmul_rows(w, row_begin, row_end, a, y);
     default:
       return;  // matmul() rejects other types before getting here
   }

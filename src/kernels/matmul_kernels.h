@@ -25,6 +25,9 @@ struct Activations {
   const int8_t* quants = nullptr;  // (n_tokens, cols) q
   const float* scales = nullptr;   // (n_tokens, cols / 32) d: the fp16 scale widened to f32
   const int32_t* sums = nullptr;   // (n_tokens, cols / 32) sum of the block's q
+  // Packed Q8_0 weights only: -128 times the sum of every 4 consecutive q, (n_tokens,
+  // cols / 4), the offset the AVX-512 kernel's unsigned weights (q + 128) need.
+  const int32_t* group_sums = nullptr;
 };
 
 // The dot partner of a weight type: Q8_0 for Q8_0/Q4_0, the type itself for float types.
@@ -70,11 +73,21 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
 }  // namespace scalar
 
 namespace avx2 {
+// Panels [panel_begin, panel_end) of a packed Q4_0 matrix times every token of a
+// (Q8_0 activations): y[t * p.rows + r] for the panels' rows.
+void packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
+                 const Activations& a, float* y);
 void quantize_q8_0_activations(const float* x, int64_t n, int8_t* quants, float* scales,
                                int32_t* sums);
 void round_activations(DType type, const float* x, int64_t n, float* out);
 void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, const Activations& a,
                  float* y);
 }  // namespace avx2
+
+namespace avx512 {
+// As avx2::packed_rows, for packed Q4_0 and Q8_0 (which needs a.group_sums).
+void packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
+                 const Activations& a, float* y);
+}  // namespace avx512
 
 }  // namespace loom::kernels::detail

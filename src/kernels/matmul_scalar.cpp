@@ -86,18 +86,28 @@ float dot_half(const uint16_t* w, const float* x, int64_t n, Widen widen) {
   return sum_lanes(acc);
 }
 
+// Q8_0, in the reference engine's arithmetic (its AVX2/AVX-512 vec_dot): 8 lanes, lane l
+// takes the exact sum of elements 4l .. 4l+3 of each block, lane = fma(d_w * d_x, sum,
+// lane); the lanes are added as its hsum does. The SIMD kernels give the same bits.
 float dot_q8_0(const BlockQ8_0* w, const int8_t* xq, const float* xd, int64_t nb,
                const float* f16) {
-  float sum = 0.0f;
+  float lanes[8] = {};
   for (int64_t b = 0; b < nb; ++b) {
     const int8_t* q = xq + b * kQK8_0;
-    int32_t sumi = 0;
-    for (int j = 0; j < kQK8_0; ++j) sumi += w[b].qs[j] * q[j];
-    sum += static_cast<float>(sumi) * (f16[w[b].d] * xd[b]);
+    const float d = f16[w[b].d] * xd[b];
+    for (int l = 0; l < 8; ++l) {
+      int32_t sum = 0;
+      for (int k = 4 * l; k < 4 * l + 4; ++k) sum += w[b].qs[k] * q[k];
+      lanes[l] = std::fma(d, static_cast<float>(sum), lanes[l]);
+    }
   }
-  return sum;
+  return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) +
+         ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
 }
 
+// Q4_0: each block's exact integer dot product, then
+// sum = fma(d_w * d_x, float(block sum), sum) block after block (the reference engine's
+// repacked Q4_0 kernels sum this way). The packed SIMD kernels give the same bits.
 float dot_q4_0(const BlockQ4_0* w, const int8_t* xq, const float* xd, int64_t nb,
                const float* f16) {
   constexpr int kHalf = kQK4_0 / 2;
@@ -108,7 +118,7 @@ float dot_q4_0(const BlockQ4_0* w, const int8_t* xq, const float* xd, int64_t nb
     for (int j = 0; j < kHalf; ++j) {
       sumi += ((w[b].qs[j] & 0x0f) - 8) * q[j] + ((w[b].qs[j] >> 4) - 8) * q[j + kHalf];
     }
-    sum += static_cast<float>(sumi) * (f16[w[b].d] * xd[b]);
+    sum = std::fma(f16[w[b].d] * xd[b], static_cast<float>(sumi), sum);
   }
   return sum;
 }

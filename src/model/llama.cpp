@@ -51,6 +51,13 @@ LlamaTransformer::LlamaTransformer(std::shared_ptr<const gguf::GgufFile> file, M
   weights_.output = has_tensor(f, "output.weight")
                         ? weight_matrix(f, "output.weight", c.n_vocab, c.n_embd)
                         : weights_.token_embd;  // tied embeddings
+  // The token embedding is only looked up row by row (get_row), so it stays as stored.
+  for (LlamaLayerWeights& w : weights_.layers) {
+    for (kernels::WeightMatrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      *m = prepare_for_matmul(std::move(*m), packed_bytes_);
+    }
+  }
+  weights_.output = prepare_for_matmul(std::move(weights_.output), packed_bytes_);
 }
 
 int64_t LlamaTransformer::weight_bytes() const {

@@ -34,6 +34,7 @@ class LlamaTransformer final : public Transformer {
   LlamaTransformer(std::shared_ptr<const gguf::GgufFile> file, ModelConfig config);
 
   int64_t weight_bytes() const override;
+  int64_t repacked_bytes() const override { return packed_bytes_; }
   std::unique_ptr<ForwardScratch> make_scratch(int64_t max_batch_tokens) const override;
   void forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch, ThreadPool& pool,
                float* logits) const override;
@@ -46,6 +47,7 @@ class LlamaTransformer final : public Transformer {
 
   std::shared_ptr<const gguf::GgufFile> file_;  // keeps the mapping the weights point into
   LlamaWeights weights_;
+  int64_t packed_bytes_ = 0;
 };
 
 }  // namespace loom

@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "gguf/gguf_file.h"
 #include "kernels/quantize.h"
 
@@ -38,6 +39,16 @@ kernels::WeightMatrix weight_matrix(const gguf::GgufFile& file, const std::strin
   const gguf::TensorInfo& info = find(file, name);
   expect_shape(file, info, {cols, rows});
   return {info.type, rows, cols, info.data};
+}
+
+kernels::WeightMatrix prepare_for_matmul(kernels::WeightMatrix w, int64_t& packed_bytes) {
+  if (!kernels::packed_layout_used(w.type)) return w;
+  w.packed = kernels::pack_weights(w);
+  if (w.packed != nullptr) {
+    packed_bytes += static_cast<int64_t>(w.packed->data.size());
+    release_pages(w.data, static_cast<size_t>(w.rows * row_bytes(w.type, w.cols)));
+  }
+  return w;
 }
 
 std::vector<float> weight_vector(const gguf::GgufFile& file, const std::string& name, int64_t n) {

@@ -30,6 +30,9 @@ class Transformer {
   const ModelConfig& config() const { return config_; }
   // Bytes of weights the forward pass reads for one token (for bandwidth figures).
   virtual int64_t weight_bytes() const = 0;
+  // Bytes of weights copied at load into the SIMD kernels' layout (0 when none); the
+  // copies replace the file's pages in memory rather than adding to them.
+  virtual int64_t repacked_bytes() const { return 0; }
 
   virtual std::unique_ptr<ForwardScratch> make_scratch(int64_t max_batch_tokens) const = 0;
 

@@ -36,6 +36,7 @@ struct TestMatrix {
       dequantize_row(type, bytes.data() + r * stride, values.data() + r * cols, cols);
     }
     w = WeightMatrix{type, rows, cols, bytes.data()};
+    w.packed = pack_weights(w);  // as the model loader does: the SIMD kernels read it
   }
   std::vector<uint8_t> bytes;
   std::vector<float> values;  // (rows, cols)
@@ -111,8 +112,7 @@ TEST_P(MatmulReference, MatchesDoublePrecisionDotOfDequantizedRows) {
   const std::vector<float> x = random_floats(s.tokens * s.cols, 23);
   const std::vector<float> xp = partner_values(s.type, x, s.cols);
   ThreadPool pool(2);
-  for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
-    if (!cpu_supports(isa)) continue;
+  for (Isa isa : testing::supported_isas()) {
     SCOPED_TRACE(std::string(isa_name(isa)));
     ScopedIsa scoped(isa);
     const std::vector<float> y = run_matmul(m.w, x, s.tokens, pool);
@@ -150,8 +150,7 @@ TEST_P(MatmulInvariance, OutputDoesNotDependOnBatchOrThreads) {
     const TestMatrix m(type, 301, cols, 5);
     const int64_t n_tokens = 9;
     const std::vector<float> x = random_floats(n_tokens * cols, 8);
-    for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
-      if (!cpu_supports(isa)) continue;
+    for (Isa isa : testing::supported_isas()) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " cols " + std::to_string(cols));
       ScopedIsa scoped(isa);
       const std::vector<float> batch = run_matmul(m.w, x, n_tokens, two);
@@ -198,7 +197,8 @@ TEST(Matmul, ExtremeQuantizedBlocksMatchReference) {
         if (r == 1) std::memset(block + 2, type == DType::Q8_0 ? 0x7f : 0xff, block_bytes - 2);
       }
     }
-    const WeightMatrix w{type, rows, cols, bytes.data()};
+    WeightMatrix w{type, rows, cols, bytes.data()};
+    w.packed = pack_weights(w);
     std::vector<float> x(2 * cols);
     for (int64_t i = 0; i < cols; ++i) x[i] = 1.0f;                                // all +127
     for (int64_t i = cols; i < 2 * cols; ++i) x[i] = (i % 2 == 0) ? 1.0f : -1.0f;  // +-127
@@ -208,8 +208,7 @@ TEST(Matmul, ExtremeQuantizedBlocksMatchReference) {
       dequantize_row(type, bytes.data() + r * stride, wf.data() + r * cols, cols);
     }
     ThreadPool pool(2);
-    for (Isa isa : {Isa::kScalar, Isa::kAvx2}) {
-      if (!cpu_supports(isa)) continue;
+    for (Isa isa : testing::supported_isas()) {
       SCOPED_TRACE(std::string(dtype_name(type)) + " " + std::string(isa_name(isa)));
       ScopedIsa scoped(isa);
       const std::vector<float> y = run_matmul(w, x, 2, pool);
@@ -227,6 +226,52 @@ TEST(Matmul, ExtremeQuantizedBlocksMatchReference) {
       }
     }
   }
+}
+
+// Q4_0 and Q8_0 have one arithmetic on every path: exact integer block sums, then
+// fma(d_w * d_x, sum, acc) block after block. The packed SIMD kernels must give the
+// scalar reference's bits for every row count (full and partial panels) and token count
+// (every tile width and remainder).
+TEST(Matmul, PackedKernelsEqualScalarBitForBit) {
+  ThreadPool pool(2);
+  for (DType type : {DType::Q4_0, DType::Q8_0}) {
+    for (const int64_t rows : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{301}}) {
+      const TestMatrix m(type, rows, 320, static_cast<uint32_t>(rows));
+      ASSERT_NE(m.w.packed, nullptr);
+      for (const int64_t tokens : {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{9}, int64_t{17}}) {
+        const std::vector<float> x =
+            random_floats(tokens * 320, 40 + static_cast<uint32_t>(tokens));
+        std::vector<float> expected;
+        {
+          ScopedIsa scalar(Isa::kScalar);
+          expected = run_matmul(m.w, x, tokens, pool);
+        }
+        for (Isa isa : testing::supported_isas()) {
+          SCOPED_TRACE(std::string(dtype_name(type)) + " " + std::string(isa_name(isa)) + " rows " +
+                       std::to_string(rows) + " tokens " + std::to_string(tokens));
+          ScopedIsa scoped(isa);
+          const std::vector<float> y = run_matmul(m.w, x, tokens, pool);
+          ASSERT_EQ(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)), 0);
+        }
+      }
+    }
+  }
+}
+
+TEST(PackWeights, LaysOutSixteenRowPanels) {
+  const TestMatrix m(DType::Q4_0, 17, 64, 9);
+  const PackedWeights& p = *m.w.packed;
+  EXPECT_EQ(p.panels(), 2);
+  EXPECT_EQ(p.blocks, 2);
+  EXPECT_EQ(p.panel_bytes % 64, 0);
+  // Row 16 is the first row of panel 1; rows 17..31 of that panel are zero padding.
+  const auto* row16 = m.bytes.data() + 16 * row_bytes(DType::Q4_0, 64);
+  const uint8_t* panel = p.panel(1);
+  EXPECT_EQ(std::memcmp(panel, row16, 2), 0);                      // block 0's scale of row 16
+  EXPECT_EQ(std::memcmp(panel + p.scale_bytes, row16 + 2, 4), 0);  // quants 0..3 (nibbles)
+  EXPECT_EQ(panel[p.scale_bytes + 4], 0);                          // row 17: padding
+  EXPECT_EQ(pack_weights(WeightMatrix{DType::F16, 2, 32, m.bytes.data()}), nullptr);
+  EXPECT_THROW(pack_weights(WeightMatrix{DType::Q8_0, 2, 48, m.bytes.data()}), Error);
 }
 
 TEST(Matmul, ScratchIsReusedAcrossCallsOfDifferentSizes) {

@@ -1,0 +1,150 @@
+// Packed Q4_0 / Q8_0 matmul with AVX-512 VNNI (compiled with -mavx512f/bw/vl/vnni, called
+// only when the CPU has them). Sixteen rows live in the 16 int32 lanes of a vector: one
+// vpdpbusd adds 4 products to each row, 8 of them cover a block of 32 for all 16 rows.
+// Q4_0: each row takes acc = fma(d_w * d_x, float(block sum), acc), block after block.
+// Q8_0: each of the 8 sums of 4 products keeps its own accumulator, as the reference
+// engine's vec_dot keeps 8 lanes, added at the end in its order. Both are the scalar
+// path's arithmetic, so every path and every tile gives the same bits.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "kernels/matmul_kernels.h"
+#include "kernels/packed_weights.h"
+#include "kernels/quant_blocks.h"
+
+namespace loom::kernels::detail::avx512 {
+namespace {
+
+constexpr int kMaxTokens = 8;    // Q4_0 tokens per pass over a panel: 8 accumulators
+constexpr int kMaxQ8Tokens = 2;  // Q8_0: 8 accumulators a token
+inline __m512i broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm512_set1_epi32(v);
+}
+
+// The 8 quant vectors of one block: group g holds elements 4g .. 4g+3 of every row.
+template <DType kType>
+inline void load_block(const uint8_t* quants, __m512i (&q)[8]) {
+  if constexpr (kType == DType::Q4_0) {
+    const __m512i low = _mm512_set1_epi8(0x0f);
+    for (int g = 0; g < 4; ++g) {
+      const __m512i packed = _mm512_load_si512(quants + 64 * g);
+      q[g] = _mm512_and_si512(packed, low);
+      q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+    }
+  } else {
+    for (int g = 0; g < 8; ++g) q[g] = _mm512_load_si512(quants + 64 * g);
+  }
+}
+
+// One Q4_0 panel times T tokens. The nibbles are unsigned, so
+// sum((q - 8) x) over a block = dpbusd sums - 8 * sum(x), exact in int32.
+template <DType kType, int T>
+void panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activations& a, int64_t t0,
+                  float* y, __mmask16 rows_mask) {
+  constexpr int32_t kOffset = 8;
+  const int64_t nb = p.blocks;
+  const uint8_t* scales = panel;
+  const uint8_t* quants = panel + p.scale_bytes;
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 dw = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
+    __m512i q[8];
+    load_block<kType>(quants + b * p.block_quant_bytes, q);
+    for (int t = 0; t < T; ++t) {
+      const int64_t token = t0 + t;
+      const int8_t* x = a.quants + token * p.cols + b * kQK8_0;
+      // Two chains of 4 so the adds overlap; integer sums are exact in any order.
+      __m512i s0 = _mm512_set1_epi32(-kOffset * a.sums[token * nb + b]);
+      __m512i s1 = _mm512_setzero_si512();
+      for (int g = 0; g < 4; ++g) {
+        s0 = _mm512_dpbusd_epi32(s0, q[g], broadcast4(x + 4 * g));
+        s1 = _mm512_dpbusd_epi32(s1, q[g + 4], broadcast4(x + 16 + 4 * g));
+      }
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[token * nb + b]));
+      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, acc[t]);
+}
+
+// One Q8_0 panel times T tokens. Weights are stored as q + 128 (unsigned for vpdpbusd), so
+// each sum of 4 starts from -128 times the activations' sum of those 4 (a.group_sums).
+template <DType kType, int T>
+void q8_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activations& a, int64_t t0,
+                     float* y, __mmask16 rows_mask) {
+  const int64_t nb = p.blocks;
+  const uint8_t* scales = panel;
+  const uint8_t* quants = panel + p.scale_bytes;
+  __m512 acc[T][8];
+  for (int t = 0; t < T; ++t)
+    for (int g = 0; g < 8; ++g) acc[t][g] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 dw = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
+    __m512i q[8];
+    load_block<kType>(quants + b * p.block_quant_bytes, q);
+    for (int t = 0; t < T; ++t) {
+      const int64_t token = t0 + t;
+      const int8_t* x = a.quants + token * p.cols + b * kQK8_0;
+      const int32_t* bias = a.group_sums + token * (p.cols / 4) + b * 8;
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[token * nb + b]));
+      for (int g = 0; g < 8; ++g) {
+        const __m512i s =
+            _mm512_dpbusd_epi32(_mm512_set1_epi32(bias[g]), q[g], broadcast4(x + 4 * g));
+        acc[t][g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[t][g]);
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    const __m512 sum = _mm512_add_ps(
+        _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][4]), _mm512_add_ps(acc[t][2], acc[t][6])),
+        _mm512_add_ps(_mm512_add_ps(acc[t][1], acc[t][5]), _mm512_add_ps(acc[t][3], acc[t][7])));
+    _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, sum);
+  }
+}
+
+using PanelFn = void (*)(const PackedWeights&, const uint8_t*, const Activations&, int64_t, float*,
+                         __mmask16);
+using PanelTable = std::array<PanelFn, kMaxTokens>;
+
+template <int... Ts>
+constexpr PanelTable make_q4_table(std::integer_sequence<int, Ts...>) {
+  return {&panel_tokens<DType::Q4_0, Ts + 1>...};
+}
+
+template <int... Ts>
+constexpr PanelTable make_q8_table(std::integer_sequence<int, Ts...>) {
+  return {&q8_panel_tokens<DType::Q8_0, Ts + 1>...};
+}
+
+constexpr PanelTable kQ4_0 = make_q4_table(std::make_integer_sequence<int, kMaxTokens>{});
+constexpr PanelTable kQ8_0 = make_q8_table(std::make_integer_sequence<int, kMaxQ8Tokens>{});
+
+}  // namespace
+
+void packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
+                 const Activations& a, float* y) {
+  const bool q4 = p.type == DType::Q4_0;
+  const PanelTable& table = q4 ? kQ4_0 : kQ8_0;
+  const int64_t max_tokens = q4 ? kMaxTokens : kMaxQ8Tokens;
+  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
+    const int64_t r0 = panel * kPanelRows;
+    const int64_t n_rows = std::min<int64_t>(kPanelRows, p.rows - r0);
+    const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
+    // The panel stays in cache while every token passes over it.
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += max_tokens) {
+      const int64_t nt = std::min<int64_t>(max_tokens, a.n_tokens - t0);
+      table[nt - 1](p, p.panel(panel), a, t0, y + r0, mask);
+    }
+  }
+}
+
+}  // namespace loom::kernels::detail::avx512

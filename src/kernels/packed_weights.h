@@ -1,0 +1,54 @@
+// Quantized weight matrices repacked at load into panels of 16 rows, the layout the SIMD
+// matmul kernels stream: one 512-bit integer dot product (VNNI) then computes 4 columns
+// of 16 rows at once, and a decode step reads each panel front to back.
+//
+// Panel p holds rows 16p .. 16p+15 (rows past the end are zero). Within a panel:
+//   scales: for each block b, the 16 rows' fp16 scales (32 bytes), blocks in order,
+//           the region padded to 64 bytes;
+//   quants: for each block b, `groups` chunks of 64 bytes; chunk g holds, for row i, the
+//           4 quants of block elements 4g .. 4g+3 at bytes 4i .. 4i+3, as unsigned bytes:
+//           Q4_0: 4 chunks of packed nibbles (low nibble: elements 4g.., high nibble:
+//                 elements 16+4g..), the nibbles q in [0, 16) as stored;
+//           Q8_0: 8 chunks of q + 128 in [0, 256).
+// The kernels subtract the offsets (8 or 128 times the activation block's sum) in
+// integers, so every block's dot product is exact before it meets its scales.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/aligned_buffer.h"
+#include "core/dtype.h"
+
+namespace loom::kernels {
+
+struct WeightMatrix;
+
+constexpr int64_t kPanelRows = 16;
+
+struct PackedWeights {
+  DType type = DType::Q4_0;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t blocks = 0;             // blocks of 32 per row
+  int64_t scale_bytes = 0;        // bytes of a panel's scale region (64-aligned)
+  int64_t block_quant_bytes = 0;  // bytes of one block's quant chunks (256 or 512)
+  int64_t panel_bytes = 0;        // scale_bytes + blocks * block_quant_bytes (64-aligned)
+  AlignedBuffer<uint8_t> data;
+
+  int64_t panels() const { return (rows + kPanelRows - 1) / kPanelRows; }
+  const uint8_t* panel(int64_t p) const { return data.data() + p * panel_bytes; }
+};
+
+// Whether matrices of `type` have a packed layout (Q4_0 and Q8_0).
+bool has_packed_layout(DType type);
+
+// Whether the active instruction set's kernels read the packed layout of `type`, i.e.
+// whether a loader should pack: Q4_0 from AVX2 on, Q8_0 with AVX-512 (the AVX2 Q8_0 kernel
+// reads the rows as stored).
+bool packed_layout_used(DType type);
+
+// The packed copy of w, or nullptr when its type has no packed layout.
+std::shared_ptr<const PackedWeights> pack_weights(const WeightMatrix& w);
+
+}  // namespace loom::kernels
