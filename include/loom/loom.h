@@ -254,4 +254,9 @@ PerplexityResult perplexity(Engine& engine, const Model& model, std::string_view
 // Peak resident memory of this process so far, in bytes.
 int64_t peak_memory_bytes();
 
+// Read bandwidth of this machine's memory in bytes/s with `threads` threads: the best of a
+// few streaming passes over 1 GiB. Decode speed is bounded by it (weight bytes per token x
+// tokens/s <= bandwidth), so `loom bench --bandwidth` reports decode as a fraction of it.
+double measure_read_bandwidth(int threads);
+
 }  // namespace loom

@@ -30,6 +30,7 @@ struct BenchArgs {
   int repetitions = 5;
   std::string output = "md";
   std::string kv_type = "f16";
+  bool bandwidth = false;
 };
 
 struct TestResult {
@@ -44,6 +45,11 @@ struct TestResult {
   std::vector<double> samples;  // tokens/s per repetition
   double mean = 0;
   double sd = 0;
+  // tg tests with --bandwidth: bytes of weights read per token and the machine's read
+  // bandwidth measured just before the test (bytes/s); 0 when not measured.
+  int64_t weight_bytes = 0;
+  double bandwidth = 0;
+  double weight_rate() const { return static_cast<double>(weight_bytes) * mean; }
 };
 
 std::vector<int64_t> parse_list(const std::string& text, const char* option, int64_t min_value) {
@@ -156,12 +162,27 @@ std::string base_name(const std::string& path) {
 }
 
 void print_md(const std::vector<TestResult>& results) {
-  const std::vector<std::string> head = {"model", "size", "params", "threads", "test", "t/s"};
+  std::vector<std::string> head = {"model", "size", "params", "threads", "test", "t/s"};
+  const bool bandwidth = std::any_of(results.begin(), results.end(),
+                                     [](const TestResult& r) { return r.bandwidth > 0; });
+  if (bandwidth) {
+    head.push_back("weights GB/s");
+    head.push_back("memory GB/s");
+    head.push_back("of memory");
+  }
   std::vector<std::vector<std::string>> rows;
   for (const TestResult& r : results) {
     rows.push_back({base_name(r.model_path), format_size(r.size_bytes), format_params(r.n_params),
                     std::to_string(r.threads), r.test,
                     fmt::format("{:.2f} ± {:.2f}", r.mean, r.sd)});
+    if (!bandwidth) continue;
+    if (r.bandwidth > 0) {
+      rows.back().push_back(fmt::format("{:.1f}", r.weight_rate() / 1e9));
+      rows.back().push_back(fmt::format("{:.1f}", r.bandwidth / 1e9));
+      rows.back().push_back(fmt::format("{:.0f}%", 100.0 * r.weight_rate() / r.bandwidth));
+    } else {
+      rows.back().insert(rows.back().end(), 3, "");
+    }
   }
   std::vector<size_t> width(head.size());
   for (size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
@@ -208,6 +229,11 @@ void print_json(const std::vector<TestResult>& results) {
                    {"avg_ts", r.mean},
                    {"stddev_ts", r.sd},
                    {"samples_ts", r.samples}});
+    if (r.bandwidth > 0) {
+      out.back()["weight_bytes_per_token"] = r.weight_bytes;
+      out.back()["read_bandwidth_bytes_per_s"] = r.bandwidth;
+      out.back()["bandwidth_fraction"] = r.weight_rate() / r.bandwidth;
+    }
   }
   fmt::print("{}\n", out.dump(2));
 }
@@ -288,6 +314,10 @@ int run(const BenchArgs& a) {
         if (g == 0) continue;
         TestResult r = make(fmt::format("tg{}", g), 0, g);
         run_gen(engine, 1);  // warm-up
+        if (a.bandwidth) {
+          r.weight_bytes = info.weight_bytes;
+          r.bandwidth = measure_read_bandwidth(engine.threads());
+        }
         for (int rep = 0; rep < a.repetitions; ++rep) r.samples.push_back(run_gen(engine, g));
         finish(r);
         fmt::print(stderr, "loom: {} {} t={}: {:.2f} t/s\n", base_name(path), r.test, r.threads,
@@ -321,6 +351,9 @@ Command add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, f32 or q8_0")
       ->capture_default_str();
+  cmd->add_flag("--bandwidth", args->bandwidth,
+                "Before each tgN test, measure the memory read bandwidth with the same threads "
+                "and report decode as a fraction of it (weight bytes per token x tokens/s)");
   return [args] { return run(*args); };
 }
 

@@ -72,6 +72,28 @@ TEST(BenchCli, JsonHasOneEntryPerModelThreadAndTest) {
   EXPECT_EQ(j[2]["n_gen"], 8);
 }
 
+// --bandwidth: each tg test carries the read bandwidth measured before it and decode as a
+// fraction of it (weight bytes per token x tokens/s / bandwidth); pp tests carry none.
+TEST(BenchCli, BandwidthFractionComesWithGenerationTests) {
+  const Output o = run("-m " + kModelQ4 + " -p 16 -n 8 -t 1 -r 1 -o json --bandwidth");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_FALSE(j[0].contains("bandwidth_fraction"));
+  const nlohmann::json& tg = j[1];
+  ASSERT_TRUE(tg.contains("bandwidth_fraction")) << tg.dump();
+  const double bandwidth = tg["read_bandwidth_bytes_per_s"].get<double>();
+  EXPECT_GT(bandwidth, 1e8);  // any machine streams more than 100 MB/s
+  const double expected =
+      tg["weight_bytes_per_token"].get<double>() * tg["avg_ts"].get<double>() / bandwidth;
+  EXPECT_GT(tg["weight_bytes_per_token"].get<int64_t>(), 0);
+  EXPECT_NEAR(tg["bandwidth_fraction"].get<double>(), expected, 1e-9 * expected);
+
+  const Output md = run("-m " + kModelQ4 + " -p 0 -n 8 -t 1 -r 1 --bandwidth");
+  ASSERT_EQ(md.status, 0) << md.err;
+  EXPECT_NE(md.out.find("| weights GB/s | memory GB/s | of memory |"), std::string::npos) << md.out;
+}
+
 TEST(BenchCli, CsvHasAHeaderAndOneRowPerTest) {
   const Output o = run("-m " + kModel + " -p 16 -n 4 -t 1 -r 1 --output csv");
   ASSERT_EQ(o.status, 0) << o.err;
