@@ -38,6 +38,7 @@ struct ModelInfo {
   // Bytes of Q4_0/Q8_0 weights repacked at load into 16-row panels for the SIMD kernels.
   // The copy replaces the file's pages in memory (they are released), it does not add.
   int64_t repacked_bytes = 0;
+  int64_t locked_bytes = 0;  // bytes of weights locked in memory (LoadOptions::mlock)
   int64_t n_vocab = 0;
   int64_t n_ctx_train = 0;
   int64_t n_embd = 0;
@@ -47,10 +48,16 @@ struct ModelInfo {
   int64_t n_ff = 0;
 };
 
+struct LoadOptions {
+  // Lock the weights in memory (mlock) so they are never paged out; loom::Error naming the
+  // limit to raise (ulimit -l) when the system refuses.
+  bool mlock = false;
+};
+
 class Model {
  public:
   // Maps and validates the file, builds the tokenizer and the weight views.
-  static std::shared_ptr<Model> load(const std::string& path);
+  static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
   ~Model();
 
   const ModelInfo& info() const;

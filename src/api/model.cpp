@@ -7,7 +7,7 @@ namespace loom {
 Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Model::~Model() = default;
 
-std::shared_ptr<Model> Model::load(const std::string& path) {
+std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->file = gguf::GgufFile::open(path);
   impl->transformer = Transformer::load(impl->file);
@@ -27,6 +27,7 @@ std::shared_ptr<Model> Model::load(const std::string& path) {
   for (const gguf::TensorInfo& t : impl->file->tensors()) info.n_params += t.n_elements;
   info.weight_bytes = impl->transformer->weight_bytes();
   info.repacked_bytes = impl->transformer->repacked_bytes();
+  if (options.mlock) info.locked_bytes = impl->transformer->lock_weights();
   info.n_vocab = c.n_vocab;
   info.n_ctx_train = c.n_ctx_train;
   info.n_embd = c.n_embd;

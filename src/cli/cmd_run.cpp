@@ -17,6 +17,7 @@ namespace {
 
 struct RunArgs {
   std::string model_path;
+  bool mlock = false;
   std::string prompt;
   std::string prompt_file;
   int64_t n_predict = 128;
@@ -87,7 +88,7 @@ int run(RunArgs a) {
   if (a.prompt.empty() == a.prompt_file.empty()) {
     throw Error("give the prompt with exactly one of -p TEXT or -f FILE");
   }
-  const std::shared_ptr<Model> model = Model::load(a.model_path);
+  const std::shared_ptr<Model> model = Model::load(a.model_path, {.mlock = a.mlock});
   EngineOptions engine_options;
   engine_options.threads = a.threads;
   engine_options.context = a.context;
@@ -181,6 +182,10 @@ int run(RunArgs a) {
              t.generated_tokens, to_string(result.first().finish_reason), t.decode_tokens_per_s,
              t.decode_tokens_per_s > 0 ? 1e3 / t.decode_tokens_per_s : 0.0, engine.threads(),
              engine.context(), result.seed, static_cast<double>(peak) / (1 << 20));
+  if (model->info().locked_bytes > 0) {
+    fmt::print(stderr, "loom: {:.1f} MiB of weights locked in memory (--mlock)\n",
+               static_cast<double>(model->info().locked_bytes) / (1 << 20));
+  }
   if (model->info().repacked_bytes > 0) {
     fmt::print(stderr,
                "loom: {:.1f} MiB of quantized weights were repacked at load for the SIMD kernels "
@@ -237,6 +242,8 @@ Command add_run(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-b,--batch-size", a->batch, "Most prompt tokens computed per step")
       ->capture_default_str();
+  cmd->add_flag("--mlock", a->mlock,
+                "Lock the weights in memory so they are never paged out (may need ulimit -l)");
   cmd->add_option("--kv-type", a->kv_type, "KV cache type: f16, f32 or q8_0")
       ->capture_default_str();
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Keep generating past end-of-sequence tokens");

@@ -18,6 +18,7 @@ namespace {
 
 struct ServeArgs {
   std::string model_path;
+  bool mlock = false;
   std::string host = "127.0.0.1";
   int port = 8080;
   int32_t parallel = 4;
@@ -70,7 +71,7 @@ int serve(const ServeArgs& a) {
              a.model_path);
 
   try {
-    std::shared_ptr<Model> model = Model::load(a.model_path);
+    std::shared_ptr<Model> model = Model::load(a.model_path, {.mlock = a.mlock});
     EngineOptions engine_options;
     engine_options.threads = a.threads;
     engine_options.context = a.context;
@@ -132,6 +133,8 @@ Command add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-b,--batch-size", args->batch, "most positions computed in one step")
       ->capture_default_str();
+  cmd->add_flag("--mlock", args->mlock,
+                "Lock the weights in memory so they are never paged out (may need ulimit -l)");
   cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, f32 or q8_0")
       ->capture_default_str();
   cmd->add_option("--kv-tokens", args->kv_tokens,

@@ -14,4 +14,8 @@ int64_t peak_rss_bytes();
 // file if touched. Best effort (locked pages stay).
 void release_pages(const void* data, size_t bytes);
 
+// Locks the pages of [data, data + bytes) in memory (mlock), so they are never swapped out
+// or dropped; loom::Error naming the limit to raise when the system refuses.
+void lock_pages(const void* data, size_t bytes);
+
 }  // namespace loom

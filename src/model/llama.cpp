@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "gguf/gguf_file.h"
 #include "kernels/attention.h"
 #include "kernels/ops.h"
@@ -58,6 +59,32 @@ LlamaTransformer::LlamaTransformer(std::shared_ptr<const gguf::GgufFile> file, M
     }
   }
   weights_.output = prepare_for_matmul(std::move(weights_.output), packed_bytes_);
+}
+
+int64_t LlamaTransformer::lock_weights() const {
+  int64_t locked = 0;
+  // What the kernels read: the packed copy where there is one (the file's pages under it
+  // were released and must stay so), else the mapped rows.
+  auto lock = [&](const kernels::WeightMatrix& w) {
+    if (w.packed != nullptr) {
+      lock_pages(w.packed->data.data(), w.packed->data.size());
+      locked += static_cast<int64_t>(w.packed->data.size());
+    } else {
+      lock_pages(w.data, static_cast<size_t>(matrix_bytes(w)));
+      locked += matrix_bytes(w);
+    }
+  };
+  lock(weights_.token_embd);
+  if (weights_.output.data != weights_.token_embd.data || weights_.output.packed != nullptr) {
+    lock(weights_.output);
+  }
+  for (const LlamaLayerWeights& w : weights_.layers) {
+    for (const kernels::WeightMatrix* m :
+         {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      lock(*m);
+    }
+  }
+  return locked;
 }
 
 int64_t LlamaTransformer::weight_bytes() const {

@@ -35,6 +35,7 @@ class LlamaTransformer final : public Transformer {
 
   int64_t weight_bytes() const override;
   int64_t repacked_bytes() const override { return packed_bytes_; }
+  int64_t lock_weights() const override;
   std::unique_ptr<ForwardScratch> make_scratch(int64_t max_batch_tokens) const override;
   void forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch, ThreadPool& pool,
                float* logits) const override;

@@ -33,6 +33,8 @@ class Transformer {
   // Bytes of weights copied at load into the SIMD kernels' layout (0 when none); the
   // copies replace the file's pages in memory rather than adding to them.
   virtual int64_t repacked_bytes() const { return 0; }
+  // Locks every weight the forward pass reads in memory (--mlock); returns the bytes locked.
+  virtual int64_t lock_weights() const { return 0; }
 
   virtual std::unique_ptr<ForwardScratch> make_scratch(int64_t max_batch_tokens) const = 0;
 

@@ -2,6 +2,7 @@
 // reproducible sampling, batch invariance of the forward pass, streaming events.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 
 #include "loom/loom.h"
@@ -35,6 +36,32 @@ TEST(Engine, PromptPlusMaxTokensBeyondTheContextIsAnError) {
 TEST(Engine, MissingModelFileNamesThePath) {
   const std::string message = error_of([] { Model::load("/nonexistent/model.gguf"); });
   EXPECT_NE(message.find("/nonexistent/model.gguf"), std::string::npos) << message;
+}
+
+// Kilobytes the kernel reports as locked for this process (VmLck).
+int64_t locked_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmLck:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// --mlock: every weight the kernels read (the packed copies of Q4_0 matrices, the mapped
+// rows of the others) is locked, and the model still computes the same tokens.
+TEST(Model, MlockLocksTheWeightsTheKernelsRead) {
+  const std::string path = std::string(LOOM_SHARED_DIR) + "/models/stories260K-q4_0.gguf";
+  const int64_t before = locked_kib();
+  auto locked = Model::load(path, {.mlock = true});
+  EXPECT_GE(locked->info().locked_bytes, locked->info().weight_bytes);
+  EXPECT_GE(locked_kib() - before, locked->info().locked_bytes / 1024 - 64);  // page rounding
+  auto plain = Model::load(path);
+  EXPECT_EQ(plain->info().locked_bytes, 0);
+  Request r{.prompt = "Once upon a time", .max_tokens = 16};
+  r.sampling.temperature = 0;
+  Engine a(locked, {.threads = 1});
+  Engine b(plain, {.threads = 1});
+  EXPECT_EQ(a.generate(r).first().tokens, b.generate(r).first().tokens);
 }
 
 TEST(Engine, SameSeedSameText) {
