@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "gguf/gguf_file.h"
@@ -28,8 +29,21 @@ const std::string kLoom = LOOM_BINARY;
 const std::string kShared = LOOM_SHARED_DIR;
 const std::string kModel = kShared + "/models/stories260K.gguf";
 
+// Files this process wrote under the temp dir, removed when it exits (each test case runs
+// in its own process).
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const std::string& p : paths) std::remove(p.c_str());
+  }
+};
+
 std::string temp_path(const std::string& name) {
-  return ::testing::TempDir() + "/loom_quantize_" + std::to_string(getpid()) + "_" + name;
+  static TempFiles files;
+  std::string path =
+      ::testing::TempDir() + "/loom_quantize_" + std::to_string(getpid()) + "_" + name;
+  files.paths.push_back(path);
+  return path;
 }
 
 int run_cli(const std::string& args, std::string* err_text = nullptr) {
