@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "kernels/isa.h"
 #include "kernels/kquants.h"
+#include "kernels/kquants_packed.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quant_blocks.h"
 #include "kernels/quantize.h"
@@ -32,7 +33,8 @@ IsaFunctions functions_for(Isa isa, DType type) {
   if (isa >= Isa::kAvx2) {
     return {detail::avx2::quantize_q8_0_activations, detail::avx2::round_activations,
             k_quant ? detail::avx2::k_rows : detail::avx2::matmul_rows,
-            isa >= Isa::kAvx512   ? detail::avx512::packed_rows
+            isa >= Isa::kAvx512
+                ? (k_quant ? detail::avx512::k_packed_rows : detail::avx512::packed_rows)
             : type == DType::Q4_0 ? detail::avx2::packed_rows
                                   : nullptr};
   }

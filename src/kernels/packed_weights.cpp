@@ -4,6 +4,8 @@
 
 #include "core/error.h"
 #include "kernels/isa.h"
+#include "kernels/kquants.h"
+#include "kernels/kquants_packed.h"
 #include "kernels/matmul.h"
 #include "kernels/quant_blocks.h"
 
@@ -48,16 +50,33 @@ void pack_panel(const WeightMatrix& w, int64_t p, PackedWeights& out) {
 }  // namespace
 
 bool has_packed_layout(DType type) {
-  return type == DType::Q4_0 || type == DType::Q8_0;
+  return type == DType::Q4_0 || type == DType::Q8_0 || detail::is_k_quant(type);
 }
 
 bool packed_layout_used(DType type) {
   const Isa isa = active_isa();
-  return (type == DType::Q4_0 && isa >= Isa::kAvx2) || (type == DType::Q8_0 && isa >= Isa::kAvx512);
+  return (type == DType::Q4_0 && isa >= Isa::kAvx2) ||
+         ((type == DType::Q8_0 || detail::is_k_quant(type)) && isa >= Isa::kAvx512);
 }
 
 std::shared_ptr<const PackedWeights> pack_weights(const WeightMatrix& w) {
   if (!has_packed_layout(w.type) || w.rows == 0) return nullptr;
+  if (detail::is_k_quant(w.type)) {
+    if (w.cols <= 0 || w.cols % kQK_K != 0) {
+      fail("pack_weights: a {} matrix needs a positive multiple of 256 columns, not {}",
+           dtype_name(w.type), w.cols);
+    }
+    auto out = std::make_shared<PackedWeights>();
+    out->type = w.type;
+    out->rows = w.rows;
+    out->cols = w.cols;
+    out->blocks = w.cols / kQK_K;
+    out->block_quant_bytes = detail::k_record_bytes(w.type);
+    out->panel_bytes = out->blocks * out->block_quant_bytes;
+    out->data.resize(static_cast<size_t>(out->panels() * out->panel_bytes));
+    detail::pack_k_panels(w, *out);
+    return out;
+  }
   if (w.cols <= 0 || w.cols % kQK8_0 != 0) {
     fail("pack_weights: a {} matrix needs a positive multiple of 32 columns, not {}",
          dtype_name(w.type), w.cols);

@@ -12,6 +12,9 @@
 //           Q8_0: 8 chunks of q + 128 in [0, 256).
 // The kernels subtract the offsets (8 or 128 times the activation block's sum) in
 // integers, so every block's dot product is exact before it meets its scales.
+// K-quants (Q4_K, Q5_K, Q6_K) have their own panel layout, one record per super-block of
+// 256 columns: see kquants_packed.h. For them `blocks` counts super-blocks,
+// `block_quant_bytes` is a record's size and `scale_bytes` is 0 (scales live in records).
 #pragma once
 
 #include <cstdint>
@@ -40,12 +43,12 @@ struct PackedWeights {
   const uint8_t* panel(int64_t p) const { return data.data() + p * panel_bytes; }
 };
 
-// Whether matrices of `type` have a packed layout (Q4_0 and Q8_0).
+// Whether matrices of `type` have a packed layout (Q4_0, Q8_0 and the K-quants).
 bool has_packed_layout(DType type);
 
 // Whether the active instruction set's kernels read the packed layout of `type`, i.e.
-// whether a loader should pack: Q4_0 from AVX2 on, Q8_0 with AVX-512 (the AVX2 Q8_0 kernel
-// reads the rows as stored).
+// whether a loader should pack: Q4_0 from AVX2 on, Q8_0 and the K-quants with AVX-512 (the
+// AVX2 Q8_0 and K-quant kernels read the rows as stored).
 bool packed_layout_used(DType type);
 
 // The packed copy of w, or nullptr when its type has no packed layout.

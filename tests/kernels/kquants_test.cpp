@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/fp16.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
@@ -246,7 +247,8 @@ TEST_P(KQuant, MatmulIsBatchAndThreadInvariantAndMatchesTheDot) {
   for (int64_t r = 0; r < rows; ++r) {
     quantize_row(type, wf.data() + r * cols, bytes.data() + r * row_bytes(type, cols), cols);
   }
-  const WeightMatrix w{type, rows, cols, bytes.data()};
+  WeightMatrix w{type, rows, cols, bytes.data()};
+  w.packed = pack_weights(w);  // as the model loader does: the AVX-512 kernel reads it
   const int64_t n_tokens = 9;
   const std::vector<float> x = random_floats(n_tokens * cols, 8);
   ThreadPool one(1);
@@ -272,6 +274,100 @@ TEST_P(KQuant, MatmulIsBatchAndThreadInvariantAndMatchesTheDot) {
       }
     }
   }
+}
+
+// The packed AVX-512 kernel keeps the scalar dot_k's arithmetic (exact integer sums per
+// super-block, then its float terms in super-block order): equal bits for every row count
+// (full and partial panels), every token count (each tile width and remainder), on
+// arbitrary blocks (every quant value, scale and min, including the extremes).
+TEST_P(KQuant, PackedMatmulEqualsScalarBitForBit) {
+  const DType type = GetParam();
+  const int64_t cols = 2 * kQK_K;
+  const int64_t nb = cols / kQK_K;
+  ThreadPool pool(2);
+  for (const int64_t rows : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{301}}) {
+    const std::vector<uint8_t> bytes =
+        random_blocks(type, rows * nb, 300 + static_cast<uint32_t>(rows));
+    WeightMatrix w{type, rows, cols, bytes.data()};
+    w.packed = pack_weights(w);
+    ASSERT_NE(w.packed, nullptr);
+    for (const int64_t tokens :
+         {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{7}, int64_t{8}, int64_t{9}, int64_t{17}}) {
+      std::vector<float> x = random_floats(tokens * cols, 40 + static_cast<uint32_t>(tokens), 2.0f);
+      if (tokens % 2) {
+        for (size_t i = 0; i < x.size(); i += 3) x[i] = x[i] > 0 ? 50.0f : -50.0f;  // +-127
+      }
+      std::vector<float> expected;
+      {
+        ScopedIsa scalar(Isa::kScalar);
+        expected = run_matmul(w, x, tokens, pool);
+      }
+      for (Isa isa : testing::supported_isas()) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + " rows " + std::to_string(rows) + " tokens " +
+                     std::to_string(tokens));
+        ScopedIsa scoped(isa);
+        const std::vector<float> y = run_matmul(w, x, tokens, pool);
+        ASSERT_EQ(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)), 0);
+      }
+    }
+  }
+}
+
+// The panel layout read back element by element equals the format's definition.
+TEST_P(KQuant, PackedLayoutHoldsEveryElement) {
+  const DType type = GetParam();
+  const int64_t rows = 19;
+  const int64_t cols = kQK_K;
+  const std::vector<uint8_t> bytes = random_blocks(type, rows, 77);
+  const WeightMatrix w{type, rows, cols, bytes.data()};
+  const auto packed = pack_weights(w);
+  ASSERT_NE(packed, nullptr);
+  EXPECT_EQ(packed->panels(), 2);
+  EXPECT_EQ(packed->blocks, 1);
+  const int64_t block_bytes = dtype_traits(type).block_bytes;
+  for (int64_t r = 0; r < 32; ++r) {
+    const uint8_t* rec = packed->panel(r / 16);
+    const int i = static_cast<int>(r % 16);
+    for (int e = 0; e < kQK_K; ++e) {
+      // Reconstruct from the panel as kquants_packed.h lays it out.
+      float value;
+      auto half = [&](int64_t offset) {
+        uint16_t h;
+        std::memcpy(&h, rec + offset + 2 * i, 2);
+        return fp16_to_fp32(h);
+      };
+      const int in32 = e % 32;
+      const int c = in32 % 4;
+      const int g = (in32 % 16) / 4;
+      const bool high = in32 >= 16;
+      if (type == DType::Q6_K) {
+        const int k = e / 32;
+        const uint8_t* group = rec + 320 + 384 * k;
+        const int low = (group[64 * g + 4 * i + c] >> (high ? 4 : 0)) & 0xF;
+        const int hb = (group[(high ? 320 : 256) + 4 * i + c] >> (2 * g)) & 3;
+        const auto sc = static_cast<int8_t>(rec[64 + 16 * (e / 16) + i]);
+        value = half(0) * sc * static_cast<float>((low | hb << 4) - 32);
+      } else {
+        const int j = e / 32;
+        const int64_t sub_bytes = type == DType::Q5_K ? 320 : 256;
+        const uint8_t* sub = rec + 320 + sub_bytes * j;
+        int q = (sub[64 * g + 4 * i + c] >> (high ? 4 : 0)) & 0xF;
+        if (type == DType::Q5_K) q |= ((sub[256 + 4 * i + c] >> (g + (high ? 4 : 0))) & 1) << 4;
+        const int sc = rec[64 + 16 * j + i];
+        const int m = rec[192 + 32 * (j / 2) + 2 * i + j % 2];
+        value = half(0) * static_cast<float>(sc) * static_cast<float>(q) -
+                half(32) * static_cast<float>(m);
+      }
+      if (r >= rows) {  // padding: all zero bytes
+        ASSERT_EQ(value, 0.0f) << "row " << r << " element " << e;
+        continue;
+      }
+      const float want = defined_value(type, bytes.data() + r * block_bytes, e);
+      ASSERT_EQ(std::memcmp(&value, &want, sizeof(float)), 0)
+          << "row " << r << " element " << e << ": " << value << " vs " << want;
+    }
+  }
+  EXPECT_THROW(pack_weights(WeightMatrix{type, 2, 128, bytes.data()}), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, KQuant, ::testing::ValuesIn(kKTypes), name_of);

@@ -141,7 +141,7 @@ class MatmulInvariance : public ::testing::TestWithParam<DType> {};
 // batch of 8 at another offset, and under 1 and 2 threads, for both instruction sets.
 TEST_P(MatmulInvariance, OutputDoesNotDependOnBatchOrThreads) {
   const DType type = GetParam();
-  const bool quantized = type == DType::Q8_0 || type == DType::Q4_0;
+  const bool quantized = dtype_traits(type).block_size > 1;
   ThreadPool one(1);
   ThreadPool two(2);
   for (const int64_t cols : {quantized ? int64_t{256} : int64_t{172}, int64_t{2048}}) {
@@ -174,7 +174,7 @@ TEST_P(MatmulInvariance, OutputDoesNotDependOnBatchOrThreads) {
 
 INSTANTIATE_TEST_SUITE_P(Types, MatmulInvariance,
                          ::testing::Values(DType::F32, DType::F16, DType::BF16, DType::Q8_0,
-                                           DType::Q4_0),
+                                           DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 // Blocks a file may hold but our quantizer never writes: Q8_0 quants of -128, every
