@@ -32,7 +32,9 @@ IsaFunctions functions_for(Isa isa, DType type) {
 #if LOOM_KERNELS_HAVE_AVX2
   if (isa >= Isa::kAvx2) {
     return {detail::avx2::quantize_q8_0_activations, detail::avx2::round_activations,
-            k_quant ? detail::avx2::k_rows : detail::avx2::matmul_rows,
+            k_quant               ? detail::avx2::k_rows
+            : isa >= Isa::kAvx512 ? detail::avx512::matmul_rows
+                                  : detail::avx2::matmul_rows,
             isa >= Isa::kAvx512
                 ? (k_quant ? detail::avx512::k_packed_rows : detail::avx512::packed_rows)
             : type == DType::Q4_0 ? detail::avx2::packed_rows

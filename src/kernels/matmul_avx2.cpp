@@ -38,6 +38,11 @@ inline float hmax(__m256 v) {
   return _mm_cvtss_f32(m);
 }
 
+// 16 lanes (lanes 0-7 in lo, 8-15 in hi) reduced as _mm512_reduce_add_ps does.
+inline float reduce16(__m256 lo, __m256 hi) {
+  return hsum(_mm256_add_ps(hi, lo));
+}
+
 // ---- tiles ------------------------------------------------------------------------------
 
 // One tile's operands: R rows starting at `w`, T tokens starting at the activations below.
@@ -79,51 +84,39 @@ inline __m256 load8(const uint8_t* row, int64_t k) {
   }
 }
 
-// The last count < 8 weights of a row, zero-padded.
-template <DType kType>
-inline __m256 load_tail(const uint8_t* row, int64_t k, int64_t count) {
-  constexpr int kBytes = kType == DType::F32 ? 4 : 2;
-  alignas(32) uint8_t buf[32] = {};
-  std::memcpy(buf, row + kBytes * k, static_cast<size_t>(count * kBytes));
-  return load8<kType>(buf, 0);
-}
-
-inline __m256 load_tail_f32(const float* x, int64_t count) {
-  alignas(32) float buf[8] = {};
-  std::memcpy(buf, x, static_cast<size_t>(count) * sizeof(float));
-  return _mm256_load_ps(buf);
-}
-
-// F32/F16/BF16 rows x f32 activations: acc += w[k..k+8) * x[k..k+8), zero-padded tail.
+// F32/F16/BF16 rows of 16k elements x f32 activations in the 16-lane order: each output
+// element owns one 16-lane accumulator (lanes 0-7 in lo, 8-15 in hi), lane l takes
+// fma(w[k + l], x[k + l], acc) for k = 0, 16, ..., reduced as reduce16 below. That is
+// dot_reference_order's order for such rows, and the AVX-512 tiles' (one __m512 each).
 template <DType kType>
 struct FloatKernel {
   template <int R, int T>
   static void run(const Tile& a) {
-    __m256 acc[R][T];
+    __m256 lo[R][T];
+    __m256 hi[R][T];
     for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+      for (int t = 0; t < T; ++t) lo[r][t] = hi[r][t] = _mm256_setzero_ps();
     const int64_t n = a.cols;
-    const int64_t full = n / 8 * 8;
-    constexpr int kStepBytes = kType == DType::F32 ? 32 : 16;
-    for (int64_t k = 0; k < full; k += 8) {
-      prefetch_next<R, kStepBytes>(a, k / 8);
-      __m256 w[R];
-      for (int r = 0; r < R; ++r) w[r] = load8<kType>(a.w + r * a.w_stride, k);
-      for (int t = 0; t < T; ++t) {
-        const __m256 x = _mm256_loadu_ps(a.x + t * n + k);
-        for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(w[r], x, acc[r][t]);
+    constexpr int kStepBytes = kType == DType::F32 ? 64 : 32;
+    for (int64_t k = 0; k < n; k += 16) {
+      prefetch_next<R, kStepBytes>(a, k / 16);
+      __m256 wl[R];
+      __m256 wh[R];
+      for (int r = 0; r < R; ++r) {
+        wl[r] = load8<kType>(a.w + r * a.w_stride, k);
+        wh[r] = load8<kType>(a.w + r * a.w_stride, k + 8);
       }
-    }
-    if (full < n) {
-      __m256 w[R];
-      for (int r = 0; r < R; ++r) w[r] = load_tail<kType>(a.w + r * a.w_stride, full, n - full);
       for (int t = 0; t < T; ++t) {
-        const __m256 x = load_tail_f32(a.x + t * n + full, n - full);
-        for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(w[r], x, acc[r][t]);
+        const __m256 xl = _mm256_loadu_ps(a.x + t * n + k);
+        const __m256 xh = _mm256_loadu_ps(a.x + t * n + k + 8);
+        for (int r = 0; r < R; ++r) {
+          lo[r][t] = _mm256_fmadd_ps(wl[r], xl, lo[r][t]);
+          hi[r][t] = _mm256_fmadd_ps(wh[r], xh, hi[r][t]);
+        }
       }
     }
     for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = hsum(acc[r][t]);
+      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = reduce16(lo[r][t], hi[r][t]);
   }
 };
 
@@ -173,10 +166,6 @@ struct Q8_0Kernel {
 // accumulator (two __m256 here) reduced halves-quarters-pairs (its sgemm). Other rows:
 // four 16-lane accumulators per 64 elements combined (0+2)+(1+3), then the remaining
 // elements added in double (its vec_dot).
-// 16 lanes (lanes 0-7 in lo, 8-15 in hi) reduced as _mm512_reduce_add_ps does.
-inline float reduce16(__m256 lo, __m256 hi) {
-  return hsum(_mm256_add_ps(hi, lo));
-}
 
 template <DType kType>
 float dot_reference_order(const uint8_t* row, const float* x, int64_t n) {
@@ -253,15 +242,15 @@ constexpr TileTable make_table() {
 }
 
 // Tile shapes. Decode (one token) streams 4 rows at once. Prefill reuses each loaded
-// weight vector for 4 tokens and each activation vector for several rows: 3 rows for
-// float weights (one FMA per weight vector and token, so loads are the limit); 2 for
-// quantized ones, whose integer dot leaves registers for no more accumulators.
+// weight vector for several tokens and each activation vector for 2 rows: 2 x 3 for
+// float weights (two registers per 16-lane accumulator: 12 of the 16), 2 x 4 for
+// quantized ones.
 struct Shape {
   int rows;
   int tokens;
 };
 constexpr Shape kDecodeShape{4, 1};
-constexpr Shape kFloatPrefillShape{3, 4};
+constexpr Shape kFloatPrefillShape{2, 3};
 constexpr Shape kQuantizedPrefillShape{2, 4};
 
 // Bytes of weight rows kept hot in L1 while all tokens pass over them.

@@ -44,9 +44,10 @@ inline bool uses_q8_k_activations(DType weight_type) {
 // scale into one load, and the scales of real weights touch only a few KiB of it.
 const float* fp16_table();
 
-// Float weights summed in the reference engine's order (see matmul_avx2.cpp): every F32
-// matrix, and F16/BF16 matrices whose rows do not divide into 16 elements. Other float
-// matrices use the faster tile order.
+// Float weights summed by the untiled reference-order routine (see matmul_avx2.cpp):
+// every F32 matrix, and F16/BF16 matrices whose rows do not divide into 16 elements. The
+// tiles that compute other float matrices keep the same order (one 16-lane accumulator
+// per element, reduced as reduce16), so both give the same bits.
 inline bool uses_reference_order(const WeightMatrix& w) {
   return w.type == DType::F32 || w.cols % 16 != 0;
 }
@@ -85,6 +86,10 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
 }  // namespace avx2
 
 namespace avx512 {
+// F32/F16/BF16 rows of 16k elements in 16-lane tiles (the reference engine's order, as
+// scalar::dot_reference_order); other matrices go to avx2::matmul_rows.
+void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, const Activations& a,
+                 float* y);
 // As avx2::packed_rows, for packed Q4_0 and Q8_0 (which needs a.group_sums).
 void packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
                  const Activations& a, float* y);

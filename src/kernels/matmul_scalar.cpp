@@ -70,22 +70,6 @@ float dot_reference_order(DType type, const uint8_t* row, const float* x, int64_
 
 namespace {
 
-// Eight interleaved partial sums, added pairwise at the end.
-float sum_lanes(const float (&acc)[8]) {
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
-template <typename Widen>
-float dot_half(const uint16_t* w, const float* x, int64_t n, Widen widen) {
-  float acc[8] = {};
-  int64_t k = 0;
-  for (; k + 8 <= n; k += 8) {
-    for (int j = 0; j < 8; ++j) acc[j] += widen(w[k + j]) * x[k + j];
-  }
-  for (int j = 0; k < n; ++k, ++j) acc[j] += widen(w[k]) * x[k];
-  return sum_lanes(acc);
-}
-
 // Q8_0, in the reference engine's arithmetic (its AVX2/AVX-512 vec_dot): 8 lanes, lane l
 // takes the exact sum of elements 4l .. 4l+3 of each block, lane = fma(d_w * d_x, sum,
 // lane); the lanes are added as its hsum does. The SIMD kernels give the same bits.
@@ -186,27 +170,10 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
     case DType::F32:
     case DType::F16:
     case DType::BF16:
-      if (uses_reference_order(w)) {
-        rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
-          return dot_reference_order(w.type, row, a.values + t * n, n);
-        });
-        return;
-      }
-      break;
-    default:
-      break;
-  }
-  switch (w.type) {
-    case DType::F16:
+      // Ragged rows in the reference order; rows of 16k elements in its 16-lane branch,
+      // the order of the SIMD tiles.
       rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
-        return dot_half(reinterpret_cast<const uint16_t*>(row), a.values + t * n, n,
-                        [f16](uint16_t h) { return f16[h]; });
-      });
-      return;
-    case DType::BF16:
-      rows_by_tokens(w, row_begin, row_end, a.n_tokens, y, [&](const uint8_t* row, int64_t t) {
-        return dot_half(reinterpret_cast<const uint16_t*>(row), a.values + t * n, n,
-                        [](uint16_t h) { return bf16_to_fp32(h); });
+        return dot_reference_order(w.type, row, a.values + t * n, n);
       });
       return;
     case DType::Q8_0:

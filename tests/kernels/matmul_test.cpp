@@ -258,6 +258,40 @@ TEST(Matmul, PackedKernelsEqualScalarBitForBit) {
   }
 }
 
+// Float weights have one order on every path: rows of 16k elements in one 16-lane FMA
+// accumulator per element reduced halves-quarters-pairs (AVX-512 and AVX2 tiles), ragged
+// rows in the reference engine's order. Equal bits for every row count (each tile height
+// and remainder) and token count (each tile width and remainder).
+TEST(Matmul, FloatKernelsEqualScalarBitForBit) {
+  ThreadPool pool(2);
+  for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+    for (const int64_t cols : {int64_t{320}, int64_t{172}}) {
+      for (const int64_t rows :
+           {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{17}, int64_t{301}}) {
+        const TestMatrix m(type, rows, cols, static_cast<uint32_t>(rows));
+        for (const int64_t tokens : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{4}, int64_t{7},
+                                     int64_t{8}, int64_t{9}, int64_t{17}}) {
+          const std::vector<float> x =
+              random_floats(tokens * cols, 60 + static_cast<uint32_t>(tokens));
+          std::vector<float> expected;
+          {
+            ScopedIsa scalar(Isa::kScalar);
+            expected = run_matmul(m.w, x, tokens, pool);
+          }
+          for (Isa isa : testing::supported_isas()) {
+            SCOPED_TRACE(std::string(dtype_name(type)) + " " + std::string(isa_name(isa)) +
+                         " cols " + std::to_string(cols) + " rows " + std::to_string(rows) +
+                         " tokens " + std::to_string(tokens));
+            ScopedIsa scoped(isa);
+            const std::vector<float> y = run_matmul(m.w, x, tokens, pool);
+            ASSERT_EQ(std::memcmp(y.data(), expected.data(), y.size() * sizeof(float)), 0);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(PackWeights, LaysOutSixteenRowPanels) {
   const TestMatrix m(DType::Q4_0, 17, 64, 9);
   const PackedWeights& p = *m.w.packed;
