@@ -52,4 +52,10 @@ void k_packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_en
                    const Activations& a, float* y);
 }  // namespace avx512
 
+namespace avx2 {
+// As avx512::k_packed_rows, on half panels of 8 rows: the same bits.
+void k_packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
+                   const Activations& a, float* y);
+}  // namespace avx2
+
 }  // namespace loom::kernels::detail

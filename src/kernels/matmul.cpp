@@ -23,7 +23,7 @@ struct IsaFunctions {
   void (*quantize_q8_0)(const float*, int64_t, int8_t*, float*, int32_t*);
   void (*round)(DType, const float*, int64_t, float*);
   void (*rows)(const WeightMatrix&, int64_t, int64_t, const Activations&, float*);
-  // Packed Q4_0/Q8_0 panels; null on the scalar path, which reads the rows themselves.
+  // Packed Q4_0/Q8_0/K-quant panels; null on the scalar path, which reads the rows.
   void (*packed)(const PackedWeights&, int64_t, int64_t, const Activations&, float*);
 };
 
@@ -38,6 +38,7 @@ IsaFunctions functions_for(Isa isa, DType type) {
             isa >= Isa::kAvx512
                 ? (k_quant ? detail::avx512::k_packed_rows : detail::avx512::packed_rows)
             : type == DType::Q4_0 ? detail::avx2::packed_rows
+            : k_quant             ? detail::avx2::k_packed_rows
                                   : nullptr};
   }
 #endif

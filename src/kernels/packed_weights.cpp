@@ -55,8 +55,8 @@ bool has_packed_layout(DType type) {
 
 bool packed_layout_used(DType type) {
   const Isa isa = active_isa();
-  return (type == DType::Q4_0 && isa >= Isa::kAvx2) ||
-         ((type == DType::Q8_0 || detail::is_k_quant(type)) && isa >= Isa::kAvx512);
+  return ((type == DType::Q4_0 || detail::is_k_quant(type)) && isa >= Isa::kAvx2) ||
+         (type == DType::Q8_0 && isa >= Isa::kAvx512);
 }
 
 std::shared_ptr<const PackedWeights> pack_weights(const WeightMatrix& w) {

@@ -47,8 +47,8 @@ struct PackedWeights {
 bool has_packed_layout(DType type);
 
 // Whether the active instruction set's kernels read the packed layout of `type`, i.e.
-// whether a loader should pack: Q4_0 from AVX2 on, Q8_0 and the K-quants with AVX-512 (the
-// AVX2 Q8_0 and K-quant kernels read the rows as stored).
+// whether a loader should pack: Q4_0 and the K-quants from AVX2 on, Q8_0 with AVX-512 (the
+// AVX2 Q8_0 kernel reads the rows as stored).
 bool packed_layout_used(DType type);
 
 // The packed copy of w, or nullptr when its type has no packed layout.
