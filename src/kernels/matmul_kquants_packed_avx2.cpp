@@ -13,19 +13,13 @@
 
 #include "kernels/kquants_packed.h"
 #include "kernels/matmul_kernels.h"
+#include "kernels/packed_avx2_common.h"
 #include "kernels/quant_blocks.h"
 
 namespace loom::kernels::detail::avx2 {
 namespace {
 
 constexpr int kMaxTokens = 4;
-constexpr int kHalfRows = kPanelRows / 2;
-
-inline __m256i broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm256_set1_epi32(v);
-}
 
 inline __m256i load(const uint8_t* p) {
   return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
@@ -58,16 +52,6 @@ inline __m256i dot_range(const __m256i (&q)[8], const int8_t* x) {
     s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(q[v], broadcast4(x + offset(v))));
   }
   return _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
-}
-
-inline void store_rows(float* out, __m256 v, int n_rows) {
-  if (n_rows == kHalfRows) {
-    _mm256_storeu_ps(out, v);
-  } else {
-    alignas(32) float tmp[kHalfRows];
-    _mm256_store_ps(tmp, v);
-    std::memcpy(out, tmp, static_cast<size_t>(n_rows) * sizeof(float));
-  }
 }
 
 template <DType kType, int T>
@@ -186,9 +170,7 @@ void q6_half_panel(const PackedWeights& p, const uint8_t* panel, int half, const
   for (int t = 0; t < T; ++t) store_rows(y + (t0 + t) * p.rows, acc[t], n_rows);
 }
 
-using HalfPanelFn = void (*)(const PackedWeights&, const uint8_t*, int, const Activations&, int64_t,
-                             float*, int);
-using HalfPanelTable = std::array<HalfPanelFn, kMaxTokens>;
+using HalfPanelTable = HalfPanelTableOf<kMaxTokens>;
 
 template <int... Ts>
 constexpr HalfPanelTable make_q4k_table(std::integer_sequence<int, Ts...>) {
@@ -213,17 +195,7 @@ constexpr HalfPanelTable kQ6K = make_q6k_table(kTokens);
 void k_packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
                    const Activations& a, float* y) {
   const HalfPanelTable& table = p.type == DType::Q4_K ? kQ4K : p.type == DType::Q5_K ? kQ5K : kQ6K;
-  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    for (int half = 0; half < 2; ++half) {
-      const int64_t r0 = panel * kPanelRows + half * kHalfRows;
-      const int64_t n_rows = std::min<int64_t>(kHalfRows, p.rows - r0);
-      if (n_rows <= 0) break;
-      for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kMaxTokens) {
-        const int64_t nt = std::min<int64_t>(kMaxTokens, a.n_tokens - t0);
-        table[nt - 1](p, p.panel(panel), half, a, t0, y + r0, static_cast<int>(n_rows));
-      }
-    }
-  }
+  for_half_panels<kMaxTokens>(table, p, panel_begin, panel_end, a, y);
 }
 
 }  // namespace loom::kernels::detail::avx2

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "kernels/matmul_kernels.h"
+#include "kernels/packed_avx2_common.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_blocks.h"
 
@@ -17,13 +18,6 @@ namespace loom::kernels::detail::avx2 {
 namespace {
 
 constexpr int kMaxTokens = 4;
-constexpr int kHalfRows = kPanelRows / 2;
-
-inline __m256i broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm256_set1_epi32(v);
-}
 
 // One half panel (8 rows starting at row `half` * 8 of the panel) times T tokens.
 template <int T>
@@ -60,21 +54,10 @@ void half_panel_tokens(const PackedWeights& p, const uint8_t* panel, int half, c
       acc[t] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc[t]);
     }
   }
-  for (int t = 0; t < T; ++t) {
-    float* out = y + (t0 + t) * p.rows;
-    if (n_rows == kHalfRows) {
-      _mm256_storeu_ps(out, acc[t]);
-    } else {
-      alignas(32) float tmp[kHalfRows];
-      _mm256_store_ps(tmp, acc[t]);
-      std::memcpy(out, tmp, static_cast<size_t>(n_rows) * sizeof(float));
-    }
-  }
+  for (int t = 0; t < T; ++t) store_rows(y + (t0 + t) * p.rows, acc[t], n_rows);
 }
 
-using HalfPanelFn = void (*)(const PackedWeights&, const uint8_t*, int, const Activations&, int64_t,
-                             float*, int);
-using HalfPanelTable = std::array<HalfPanelFn, kMaxTokens>;
+using HalfPanelTable = HalfPanelTableOf<kMaxTokens>;
 
 template <int... Ts>
 constexpr HalfPanelTable make_table(std::integer_sequence<int, Ts...>) {
@@ -87,18 +70,7 @@ constexpr HalfPanelTable kQ4_0 = make_table(std::make_integer_sequence<int, kMax
 
 void packed_rows(const PackedWeights& p, int64_t panel_begin, int64_t panel_end,
                  const Activations& a, float* y) {
-  const HalfPanelTable& table = kQ4_0;
-  for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
-    for (int half = 0; half < 2; ++half) {
-      const int64_t r0 = panel * kPanelRows + half * kHalfRows;
-      const int64_t n_rows = std::min<int64_t>(kHalfRows, p.rows - r0);
-      if (n_rows <= 0) break;
-      for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kMaxTokens) {
-        const int64_t nt = std::min<int64_t>(kMaxTokens, a.n_tokens - t0);
-        table[nt - 1](p, p.panel(panel), half, a, t0, y + r0, static_cast<int>(n_rows));
-      }
-    }
-  }
+  for_half_panels<kMaxTokens>(kQ4_0, p, panel_begin, panel_end, a, y);
 }
 
 }  // namespace loom::kernels::detail::avx2
