@@ -9,10 +9,13 @@
 #include <future>
 #include <thread>
 
+#include "common/engine_helpers.h"
 #include "loom/loom.h"
 
 namespace loom {
 namespace {
+
+using testing_support::greedy;
 
 const std::string kModel = std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf";
 // The reference's greedy continuation of "Once upon a time" starts with this text.
@@ -21,15 +24,6 @@ const std::string kGreedy = ", there was a little girl named Lily. She loved to 
 std::shared_ptr<Model> model() {
   static std::shared_ptr<Model> m = Model::load(kModel);
   return m;
-}
-
-Request greedy(std::string prompt, int64_t max_tokens) {
-  Request r;
-  r.prompt = std::move(prompt);
-  r.max_tokens = max_tokens;
-  r.ignore_eos = true;
-  r.sampling.temperature = 0;
-  return r;
 }
 
 // Generates and returns the completion together with the streamed text of choice 0.

@@ -5,21 +5,15 @@
 #include <fstream>
 #include <string>
 
+#include "common/engine_helpers.h"
 #include "loom/loom.h"
 
 namespace loom {
 namespace {
 
-const std::string kModel = std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf";
+using testing_support::error_of;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+const std::string kModel = std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf";
 
 TEST(Engine, PromptPlusMaxTokensBeyondTheContextIsAnError) {
   auto model = Model::load(kModel);

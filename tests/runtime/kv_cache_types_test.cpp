@@ -13,10 +13,14 @@
 #include <thread>
 #include <vector>
 
+#include "common/engine_helpers.h"
 #include "loom/loom.h"
 
 namespace loom {
 namespace {
+
+using testing_support::error_of;
+using testing_support::greedy;
 
 std::shared_ptr<Model> model() {
   static std::shared_ptr<Model> m =
@@ -24,27 +28,9 @@ std::shared_ptr<Model> model() {
   return m;
 }
 
-Request greedy(std::string prompt, int64_t max_tokens) {
-  Request r;
-  r.prompt = std::move(prompt);
-  r.max_tokens = max_tokens;
-  r.ignore_eos = true;
-  r.sampling.temperature = 0;
-  return r;
-}
-
 std::vector<int32_t> greedy_ids(const std::string& kv_type, const std::string& prompt) {
   Engine engine(model(), {.threads = 2, .kv_type = kv_type});
   return engine.generate(greedy(prompt, 16)).first().tokens;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(KvCacheTypes, Q8_0GreedyMatchesF16) {
