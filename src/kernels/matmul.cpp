@@ -115,20 +115,27 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
     return a;
   }
   const int64_t nb = cols / kQK8_0;
-  const bool want_group_sums =
-      w.type == DType::Q8_0 && w.packed != nullptr && isa.packed != nullptr;
+  const bool packed = w.packed != nullptr && isa.packed != nullptr;
+  const bool want_group_sums = packed && w.type == DType::Q8_0;
+  const bool want_nibble_offsets = packed && w.type == DType::Q4_0;
   const size_t quant_bytes = align_up(elements);
   const size_t scale_bytes = align_up(static_cast<size_t>(n_tokens * nb) * sizeof(float));
   const size_t group_bytes = want_group_sums ? align_up(elements / 4 * sizeof(int32_t)) : 0;
-  const size_t bytes = quant_bytes + 2 * scale_bytes + group_bytes;
+  const size_t offset_bytes = want_nibble_offsets ? scale_bytes : 0;
+  const size_t bytes = quant_bytes + 2 * scale_bytes + group_bytes + offset_bytes;
   if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
   uint8_t* base = scratch.activations.data();
   auto* quants = reinterpret_cast<int8_t*>(base);
   auto* scales = reinterpret_cast<float*>(base + quant_bytes);
   auto* sums = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes);
   auto* group_sums = reinterpret_cast<int32_t*>(base + quant_bytes + 2 * scale_bytes);
+  auto* nibble_offsets =
+      reinterpret_cast<int32_t*>(base + quant_bytes + 2 * scale_bytes + group_bytes);
   for_tokens(pool, n_tokens, cols, [&](int64_t t) {
     isa.quantize_q8_0(x + t * cols, cols, quants + t * cols, scales + t * nb, sums + t * nb);
+    if (want_nibble_offsets) {
+      for (int64_t b = 0; b < nb; ++b) nibble_offsets[t * nb + b] = -8 * sums[t * nb + b];
+    }
     if (!want_group_sums) return;
     const int8_t* q = quants + t * cols;
     int32_t* out = group_sums + t * (cols / 4);
@@ -140,6 +147,7 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
   a.scales = scales;
   a.sums = sums;
   a.group_sums = want_group_sums ? group_sums : nullptr;
+  a.nibble_offsets = want_nibble_offsets ? nibble_offsets : nullptr;
   return a;
 }
 

@@ -28,6 +28,9 @@ struct Activations {
   // Packed Q8_0 weights only: -128 times the sum of every 4 consecutive q, (n_tokens,
   // cols / 4), the offset the AVX-512 kernel's unsigned weights (q + 128) need.
   const int32_t* group_sums = nullptr;
+  // Packed Q4_0 weights only: -8 times each block's sum, (n_tokens, cols / 32), the offset
+  // of the unsigned nibbles, so a block's integer sum starts from one broadcast load.
+  const int32_t* nibble_offsets = nullptr;
 };
 
 // The dot partner of a weight type: Q8_0 for Q8_0/Q4_0, the type itself for float types.

@@ -21,57 +21,64 @@ namespace {
 
 constexpr int kMaxTokens = 8;    // Q4_0 tokens per pass over a panel: 8 accumulators
 constexpr int kMaxQ8Tokens = 2;  // Q8_0: 8 accumulators a token
-inline __m512i broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm512_set1_epi32(v);
-}
-
-// The 8 quant vectors of one block: group g holds elements 4g .. 4g+3 of every row.
-template <DType kType>
-inline void load_block(const uint8_t* quants, __m512i (&q)[8]) {
-  if constexpr (kType == DType::Q4_0) {
-    const __m512i low = _mm512_set1_epi8(0x0f);
-    for (int g = 0; g < 4; ++g) {
-      const __m512i packed = _mm512_load_si512(quants + 64 * g);
-      q[g] = _mm512_and_si512(packed, low);
-      q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
-    }
-  } else {
-    for (int g = 0; g < 8; ++g) q[g] = _mm512_load_si512(quants + 64 * g);
-  }
+// acc + dpbusd(u, the 4 signed bytes at x broadcast to every lane). The broadcast is the
+// instruction's own {1to16} memory operand, which GCC does not emit for the intrinsic:
+// one fused micro-op instead of a separate load, so the front end keeps up with two
+// dpbusd a cycle.
+using AliasedInt32 = int32_t __attribute__((may_alias, aligned(1)));
+inline __m512i dpbusd_broadcast(__m512i acc, __m512i u, const int8_t* x) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0"
+      : "+v"(acc)
+      : "v"(u), "m"(*reinterpret_cast<const AliasedInt32*>(x)));
+  return acc;
 }
 
 // One Q4_0 panel times T tokens. The nibbles are unsigned, so
-// sum((q - 8) x) over a block = dpbusd sums - 8 * sum(x), exact in int32.
-template <DType kType, int T>
-void panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activations& a, int64_t t0,
-                  float* y, __mmask16 rows_mask) {
-  constexpr int32_t kOffset = 8;
+// sum((q - 8) x) over a block = dpbusd sums - 8 * sum(x), exact in int32: each block's sum
+// starts from a.nibble_offsets. Chunk j (low nibbles for j < 4, high ones after) holds
+// block elements 4j .. 4j+3. The loops are unrolled so the T accumulators stay in
+// registers; per token and block that leaves 8 dpbusd and 3 float operations.
+template <int T>
+void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activations& a, int64_t t0,
+                     float* y, __mmask16 rows_mask) {
   const int64_t nb = p.blocks;
   const uint8_t* scales = panel;
   const uint8_t* quants = panel + p.scale_bytes;
+  const __m512i low = _mm512_set1_epi8(0x0f);
   __m512 acc[T];
+#pragma GCC unroll 16
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
+    const uint8_t* block = quants + b * p.block_quant_bytes;
     __m512i q[8];
-    load_block<kType>(quants + b * p.block_quant_bytes, q);
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      const __m512i packed = _mm512_load_si512(block + 64 * g);
+      q[g] = _mm512_and_si512(packed, low);
+      q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+    }
+    // Token after token within each chunk: T independent dpbusd chains in flight.
+    const int8_t* x[T];
+    __m512i sum[T];
+#pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      const int64_t token = t0 + t;
-      const int8_t* x = a.quants + token * p.cols + b * kQK8_0;
-      // Two chains of 4 so the adds overlap; integer sums are exact in any order.
-      __m512i s0 = _mm512_set1_epi32(-kOffset * a.sums[token * nb + b]);
-      __m512i s1 = _mm512_setzero_si512();
-      for (int g = 0; g < 4; ++g) {
-        s0 = _mm512_dpbusd_epi32(s0, q[g], broadcast4(x + 4 * g));
-        s1 = _mm512_dpbusd_epi32(s1, q[g + 4], broadcast4(x + 16 + 4 * g));
-      }
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[token * nb + b]));
-      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)), acc[t]);
+      x[t] = a.quants + (t0 + t) * p.cols + b * kQK8_0;
+      sum[t] = _mm512_set1_epi32(a.nibble_offsets[(t0 + t) * nb + b]);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) sum[t] = dpbusd_broadcast(sum[t], q[j], x[t] + 4 * j);
+    }
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) {
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[(t0 + t) * nb + b]));
+      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum[t]), acc[t]);
     }
   }
+#pragma GCC unroll 16
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, acc[t]);
 }
 
@@ -83,26 +90,36 @@ void q8_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
   const int64_t nb = p.blocks;
   const uint8_t* scales = panel;
   const uint8_t* quants = panel + p.scale_bytes;
+  // T * 8 accumulators live in registers; each weight chunk is loaded when used.
   __m512 acc[T][8];
+#pragma GCC unroll 4
   for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
     for (int g = 0; g < 8; ++g) acc[t][g] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
-    __m512i q[8];
-    load_block<kType>(quants + b * p.block_quant_bytes, q);
+    const uint8_t* block = quants + b * p.block_quant_bytes;
+    const int8_t* x[T];
+    const int32_t* bias[T];
+    __m512 d[T];
+#pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
-      const int64_t token = t0 + t;
-      const int8_t* x = a.quants + token * p.cols + b * kQK8_0;
-      const int32_t* bias = a.group_sums + token * (p.cols / 4) + b * 8;
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[token * nb + b]));
-      for (int g = 0; g < 8; ++g) {
-        const __m512i s =
-            _mm512_dpbusd_epi32(_mm512_set1_epi32(bias[g]), q[g], broadcast4(x + 4 * g));
-        acc[t][g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(s), acc[t][g]);
+      x[t] = a.quants + (t0 + t) * p.cols + b * kQK8_0;
+      bias[t] = a.group_sums + (t0 + t) * (p.cols / 4) + b * 8;
+      d[t] = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[(t0 + t) * nb + b]));
+    }
+#pragma GCC unroll 8
+    for (int g = 0; g < 8; ++g) {
+      const __m512i q = _mm512_load_si512(block + 64 * g);
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        const __m512i s = dpbusd_broadcast(_mm512_set1_epi32(bias[t][g]), q, x[t] + 4 * g);
+        acc[t][g] = _mm512_fmadd_ps(d[t], _mm512_cvtepi32_ps(s), acc[t][g]);
       }
     }
   }
+#pragma GCC unroll 4
   for (int t = 0; t < T; ++t) {
     const __m512 sum = _mm512_add_ps(
         _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][4]), _mm512_add_ps(acc[t][2], acc[t][6])),
@@ -117,7 +134,7 @@ using PanelTable = std::array<PanelFn, kMaxTokens>;
 
 template <int... Ts>
 constexpr PanelTable make_q4_table(std::integer_sequence<int, Ts...>) {
-  return {&panel_tokens<DType::Q4_0, Ts + 1>...};
+  return {&q4_panel_tokens<Ts + 1>...};
 }
 
 template <int... Ts>
