@@ -87,22 +87,47 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
   if (detail::uses_q8_k_activations(w.type)) {
     // One quantizer for every instruction set: activations are a small part of the work.
     const int64_t nb = cols / kQK_K;
+    const bool packed = w.packed != nullptr && isa.packed != nullptr;
+    const bool want_min_pairs = packed && w.type != DType::Q6_K;
+    const bool want_sub_offsets = packed && w.type == DType::Q6_K;
     const size_t quant_bytes = align_up(elements);
     const size_t scale_bytes = align_up(static_cast<size_t>(n_tokens * nb) * sizeof(float));
     const size_t sum_bytes = align_up(static_cast<size_t>(n_tokens * cols / 16) * sizeof(int32_t));
-    const size_t bytes = quant_bytes + scale_bytes + sum_bytes;
+    const size_t pair_bytes =
+        want_min_pairs ? align_up(static_cast<size_t>(n_tokens * cols / 64) * sizeof(int32_t)) : 0;
+    const size_t offset_bytes = want_sub_offsets ? sum_bytes : 0;
+    const size_t bytes = quant_bytes + scale_bytes + sum_bytes + pair_bytes + offset_bytes;
     if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
     uint8_t* base = scratch.activations.data();
     auto* quants = reinterpret_cast<int8_t*>(base);
     auto* scales = reinterpret_cast<float*>(base + quant_bytes);
     auto* sums = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes);
+    auto* min_pairs = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes + sum_bytes);
+    auto* sub_offsets =
+        reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes + sum_bytes + pair_bytes);
     for_tokens(pool, n_tokens, cols, [&](int64_t t) {
+      int32_t* token_sums = sums + t * (cols / 16);
       detail::scalar::quantize_q8_k_activations(x + t * cols, cols, quants + t * cols,
-                                                scales + t * nb, sums + t * (cols / 16));
+                                                scales + t * nb, token_sums);
+      if (want_min_pairs) {
+        // Each sum of 32 activations is within +-4064, so it fits an int16.
+        for (int64_t k = 0; k < cols / 64; ++k) {
+          const auto lo = static_cast<uint16_t>(token_sums[4 * k] + token_sums[4 * k + 1]);
+          const auto hi = static_cast<uint16_t>(token_sums[4 * k + 2] + token_sums[4 * k + 3]);
+          min_pairs[t * (cols / 64) + k] =
+              static_cast<int32_t>(static_cast<uint32_t>(lo) | (uint32_t{hi} << 16));
+        }
+      }
+      if (want_sub_offsets) {
+        for (int64_t s = 0; s < cols / 16; ++s)
+          sub_offsets[t * (cols / 16) + s] = -32 * token_sums[s];
+      }
     });
     a.quants = quants;
     a.scales = scales;
     a.sums = sums;
+    a.min_pairs = want_min_pairs ? min_pairs : nullptr;
+    a.sub_offsets = want_sub_offsets ? sub_offsets : nullptr;
     return a;
   }
   if (!detail::uses_q8_0_activations(w.type)) {

@@ -31,6 +31,13 @@ struct Activations {
   // Packed Q4_0 weights only: -8 times each block's sum, (n_tokens, cols / 32), the offset
   // of the unsigned nibbles, so a block's integer sum starts from one broadcast load.
   const int32_t* nibble_offsets = nullptr;
+  // Packed Q4_K/Q5_K weights only: for every 64 columns, the sums of its two halves of 32
+  // as an int16 pair (low half first), the partner of one vpdpwssd with the mins.
+  // (n_tokens, cols / 64).
+  const int32_t* min_pairs = nullptr;
+  // Packed Q6_K weights only: -32 times every sum of 16 (the offset of q in [0, 64)),
+  // (n_tokens, cols / 16).
+  const int32_t* sub_offsets = nullptr;
 };
 
 // The dot partner of a weight type: Q8_0 for Q8_0/Q4_0, the type itself for float types.

@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <utility>
 
+#include "kernels/avx512_dpbusd.h"
 #include "kernels/kquants_packed.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quant_blocks.h"
@@ -26,25 +26,16 @@ namespace {
 
 constexpr int kMaxTokens = 8;  // tokens per pass over a panel
 
-inline __m512i broadcast4(const int8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return _mm512_set1_epi32(v);
-}
-
 inline __m512i load(const uint8_t* p) {
   return _mm512_load_si512(p);
 }
 
-// The 8 quant vectors of a 32-element group: vector g < 4 holds elements 4g .. 4g+3 of
-// every row, vector 4 + g elements 16 + 4g ...; the low 4 bits of q only.
-inline void load_nibbles(const uint8_t* chunks, __m512i (&q)[8]) {
+// Vector v of a 32-element group: v < 4 holds elements 4v .. 4v+3 of every row, 4 + g
+// elements 16 + 4g ..; the low 4 bits of q only (chunk v % 4, low or high nibbles).
+inline __m512i nibbles(const uint8_t* chunks, int v) {
   const __m512i low = _mm512_set1_epi8(0x0f);
-  for (int g = 0; g < 4; ++g) {
-    const __m512i packed = load(chunks + 64 * g);
-    q[g] = _mm512_and_si512(packed, low);
-    q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
-  }
+  const __m512i packed = load(chunks + 64 * (v % 4));
+  return _mm512_and_si512(v < 4 ? packed : _mm512_srli_epi16(packed, 4), low);
 }
 
 // q |= bit v of h, moved to bit 4 (Q5_K's fifth bit).
@@ -61,16 +52,15 @@ inline __m512i with_high_bits(__m512i q, __m512i h, int g) {
   return _mm512_ternarylogic_epi32(q, moved, bits45, 0xf8);
 }
 
-// dot of the 8 vectors with 32 activations, starting from `start`.
-inline __m512i dot32(__m512i start, const __m512i (&q)[8], const int8_t* x) {
-  __m512i s0 = start;
-  __m512i s1 = _mm512_setzero_si512();
-  for (int g = 0; g < 4; ++g) {
-    s0 = _mm512_dpbusd_epi32(s0, q[g], broadcast4(x + 4 * g));
-    s1 = _mm512_dpbusd_epi32(s1, q[g + 4], broadcast4(x + 16 + 4 * g));
-  }
-  return _mm512_add_epi32(s0, s1);
+// acc + dpwssd(mins, the int16 pair at p broadcast), the pair as a {1to16} operand.
+inline __m512i dpwssd_broadcast(__m512i acc, __m512i mins, const int32_t* p) {
+  asm("vpdpwssd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(mins), "m"(*p));
+  return acc;
 }
+
+// The kernels below run the T tokens' integer sums side by side, vector after vector, so T
+// independent dpbusd chains are in flight, and every loop is unrolled so the sums and
+// accumulators stay in registers.
 
 // One Q4_K/Q5_K panel times T tokens.
 template <DType kType, int T>
@@ -80,45 +70,47 @@ void q45_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activa
   const int64_t nb = p.blocks;
   const int64_t cols = p.cols;
   __m512 acc[T];
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* rec = panel + b * p.block_quant_bytes;
+    const int8_t* x0 = a.quants + t0 * cols + b * kQK_K;  // token t0 + t at x0 + t * cols
     __m512i sumi[T];
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) sumi[t] = _mm512_setzero_si512();
+#pragma GCC unroll 1
     for (int j = 0; j < 8; ++j) {
       const uint8_t* sub = rec + 320 + kSubBytes * j;
-      __m512i q[8];
-      load_nibbles(sub, q);
-      if constexpr (kType == DType::Q5_K) {
-        const __m512i h = load(sub + 256);
-        for (int v = 0; v < 8; ++v) q[v] = with_fifth_bit(q[v], h, v);
+      __m512i dot[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int v = 0; v < 8; ++v) {
+        __m512i q = nibbles(sub, v);
+        if constexpr (kType == DType::Q5_K) q = with_fifth_bit(q, load(sub + 256), v);
+        const int8_t* xv = x0 + 32 * j + 4 * v;
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) dot[t] = dpbusd_broadcast(dot[t], q, xv + t * cols);
       }
       const __m512i sc =
           _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * j)));
-      for (int t = 0; t < T; ++t) {
-        const int8_t* x = a.quants + (t0 + t) * cols + b * kQK_K + 32 * j;
-        const __m512i dot = dot32(_mm512_setzero_si512(), q, x);
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(dot, sc));
-      }
-    }
-    __m512i mins[4];
-    for (int k = 0; k < 4; ++k) {
-      mins[k] = _mm512_cvtepu8_epi16(
-          _mm256_load_si256(reinterpret_cast<const __m256i*>(rec + 192 + 32 * k)));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(dot[t], sc));
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(rec)));
     const __m512 dmw =
         _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(rec + 32)));
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const int64_t token = t0 + t;
-      const int32_t* xs = a.sums + token * (cols / 16) + b * (kQK_K / 16);
+      const int32_t* pairs = a.min_pairs + token * (cols / 64) + b * (kQK_K / 64);
       __m512i summ = _mm512_setzero_si512();
+#pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        // Each sum of 32 activations is within +-4064: a pair of int16.
-        const auto lo = static_cast<uint16_t>(xs[4 * k] + xs[4 * k + 1]);
-        const auto hi = static_cast<uint16_t>(xs[4 * k + 2] + xs[4 * k + 3]);
-        const auto pair = static_cast<int32_t>(static_cast<uint32_t>(lo) | (uint32_t{hi} << 16));
-        summ = _mm512_dpwssd_epi32(summ, mins[k], _mm512_set1_epi32(pair));
+        const __m512i mins = _mm512_cvtepu8_epi16(
+            _mm256_load_si256(reinterpret_cast<const __m256i*>(rec + 192 + 32 * k)));
+        summ = dpwssd_broadcast(summ, mins, pairs + k);
       }
       const __m512 xd = _mm512_set1_ps(a.scales[token * nb + b]);
       const __m512 dy = _mm512_mul_ps(dw, xd);
@@ -128,56 +120,61 @@ void q45_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activa
       acc[t] = _mm512_add_ps(acc[t], term);
     }
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, acc[t]);
 }
 
 // One Q6_K panel times T tokens. q in [0, 64) is vpdpbusd's unsigned operand; each
-// sub-block's sum starts from -32 times its 16 activations' sum, so it is sum (q - 32) x.
+// sub-block's sum starts from -32 times its 16 activations' sum (a.sub_offsets), so it is
+// sum (q - 32) x.
 template <int T>
 void q6_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activations& a, int64_t t0,
                      float* y, __mmask16 rows_mask) {
   const int64_t nb = p.blocks;
   const int64_t cols = p.cols;
   __m512 acc[T];
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* rec = panel + b * p.block_quant_bytes;
+    const int8_t* x[T];
+    const int32_t* offsets[T];
     __m512i sumi[T];
-    for (int t = 0; t < T; ++t) sumi[t] = _mm512_setzero_si512();
-    for (int k = 0; k < 8; ++k) {
-      const uint8_t* group = rec + 320 + 384 * k;
-      __m512i q[8];
-      load_nibbles(group, q);
-      const __m512i h0 = load(group + 256);
-      const __m512i h1 = load(group + 320);
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+      x[t] = a.quants + (t0 + t) * cols + b * kQK_K;
+      offsets[t] = a.sub_offsets + (t0 + t) * (cols / 16) + b * (kQK_K / 16);
+      sumi[t] = _mm512_setzero_si512();
+    }
+    // Sub-block s (16 elements): group s / 2, vectors 4 * (s % 2) .. + 3.
+#pragma GCC unroll 1
+    for (int s = 0; s < 16; ++s) {
+      const uint8_t* group = rec + 320 + 384 * (s / 2);
+      const int half = s % 2;
+      const __m512i h = load(group + 256 + 64 * half);
+      __m512i dot[T];
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t) dot[t] = _mm512_set1_epi32(offsets[t][s]);
+#pragma GCC unroll 4
       for (int g = 0; g < 4; ++g) {
-        q[g] = with_high_bits(q[g], h0, g);
-        q[g + 4] = with_high_bits(q[g + 4], h1, g);
+        const __m512i q = with_high_bits(nibbles(group, 4 * half + g), h, g);
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) dot[t] = dpbusd_broadcast(dot[t], q, x[t] + 16 * s + 4 * g);
       }
-      const __m512i sc0 = _mm512_cvtepi8_epi32(
-          _mm_load_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * (2 * k))));
-      const __m512i sc1 = _mm512_cvtepi8_epi32(
-          _mm_load_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * (2 * k + 1))));
-      for (int t = 0; t < T; ++t) {
-        const int64_t token = t0 + t;
-        const int8_t* x = a.quants + token * cols + b * kQK_K + 32 * k;
-        const int32_t* xs = a.sums + token * (cols / 16) + b * (kQK_K / 16) + 2 * k;
-        __m512i s0 = _mm512_set1_epi32(-32 * xs[0]);
-        __m512i s1 = _mm512_set1_epi32(-32 * xs[1]);
-        for (int g = 0; g < 4; ++g) {
-          s0 = _mm512_dpbusd_epi32(s0, q[g], broadcast4(x + 4 * g));
-          s1 = _mm512_dpbusd_epi32(s1, q[g + 4], broadcast4(x + 16 + 4 * g));
-        }
-        sumi[t] = _mm512_add_epi32(
-            sumi[t], _mm512_add_epi32(_mm512_mullo_epi32(s0, sc0), _mm512_mullo_epi32(s1, sc1)));
-      }
+      const __m512i sc =
+          _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * s)));
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(dot[t], sc));
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(rec)));
+#pragma GCC unroll 8
     for (int t = 0; t < T; ++t) {
       const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[(t0 + t) * nb + b]));
       acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(sumi[t])));
     }
   }
+#pragma GCC unroll 8
   for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, acc[t]);
 }
 

@@ -9,9 +9,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <utility>
 
+#include "kernels/avx512_dpbusd.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_blocks.h"
@@ -21,18 +21,6 @@ namespace {
 
 constexpr int kMaxTokens = 8;    // Q4_0 tokens per pass over a panel: 8 accumulators
 constexpr int kMaxQ8Tokens = 2;  // Q8_0: 8 accumulators a token
-// acc + dpbusd(u, the 4 signed bytes at x broadcast to every lane). The broadcast is the
-// instruction's own {1to16} memory operand, which GCC does not emit for the intrinsic:
-// one fused micro-op instead of a separate load, so the front end keeps up with two
-// dpbusd a cycle.
-using AliasedInt32 = int32_t __attribute__((may_alias, aligned(1)));
-inline __m512i dpbusd_broadcast(__m512i acc, __m512i u, const int8_t* x) {
-  asm("vpdpbusd %2%{1to16%}, %1, %0"
-      : "+v"(acc)
-      : "v"(u), "m"(*reinterpret_cast<const AliasedInt32*>(x)));
-  return acc;
-}
-
 // One Q4_0 panel times T tokens. The nibbles are unsigned, so
 // sum((q - 8) x) over a block = dpbusd sums - 8 * sum(x), exact in int32: each block's sum
 // starts from a.nibble_offsets. Chunk j (low nibbles for j < 4, high ones after) holds
@@ -52,26 +40,31 @@ void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
-    __m512i q[8];
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; ++g) {
-      const __m512i packed = _mm512_load_si512(block + 64 * g);
-      q[g] = _mm512_and_si512(packed, low);
-      q[g + 4] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
-    }
-    // Token after token within each chunk: T independent dpbusd chains in flight.
+    // Two chains a token (low nibbles from the offset, high ones from zero), the T tokens'
+    // side by side: 2T independent dpbusd chains, each link 2T instructions after the
+    // last, longer than the instruction's latency.
     const int8_t* x[T];
-    __m512i sum[T];
+    __m512i lo[T];
+    __m512i hi[T];
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       x[t] = a.quants + (t0 + t) * p.cols + b * kQK8_0;
-      sum[t] = _mm512_set1_epi32(a.nibble_offsets[(t0 + t) * nb + b]);
+      lo[t] = _mm512_set1_epi32(a.nibble_offsets[(t0 + t) * nb + b]);
+      hi[t] = _mm512_setzero_si512();
     }
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; ++g) {
+      const __m512i packed = _mm512_load_si512(block + 64 * g);
+      const __m512i q_lo = _mm512_and_si512(packed, low);
+      const __m512i q_hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) sum[t] = dpbusd_broadcast(sum[t], q[j], x[t] + 4 * j);
+      for (int t = 0; t < T; ++t) lo[t] = dpbusd_broadcast(lo[t], q_lo, x[t] + 4 * g);
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) hi[t] = dpbusd_broadcast(hi[t], q_hi, x[t] + 16 + 4 * g);
     }
+    __m512i sum[T];
+#pragma GCC unroll 16
+    for (int t = 0; t < T; ++t) sum[t] = _mm512_add_epi32(lo[t], hi[t]);
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
       const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[(t0 + t) * nb + b]));
