@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include "core/error.h"
 #include "kernels/isa.h"
@@ -146,20 +147,28 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
   const size_t quant_bytes = align_up(elements);
   const size_t scale_bytes = align_up(static_cast<size_t>(n_tokens * nb) * sizeof(float));
   const size_t group_bytes = want_group_sums ? align_up(elements / 4 * sizeof(int32_t)) : 0;
-  const size_t offset_bytes = want_nibble_offsets ? scale_bytes : 0;
-  const size_t bytes = quant_bytes + 2 * scale_bytes + group_bytes + offset_bytes;
+  // Block-major copies for the packed Q4_0 kernel: quants, scales and offsets.
+  const size_t block_major_bytes = want_nibble_offsets ? quant_bytes + 2 * scale_bytes : 0;
+  const size_t bytes = quant_bytes + 2 * scale_bytes + group_bytes + block_major_bytes;
   if (scratch.activations.size() < bytes) scratch.activations.resize(bytes);
   uint8_t* base = scratch.activations.data();
   auto* quants = reinterpret_cast<int8_t*>(base);
   auto* scales = reinterpret_cast<float*>(base + quant_bytes);
   auto* sums = reinterpret_cast<int32_t*>(base + quant_bytes + scale_bytes);
   auto* group_sums = reinterpret_cast<int32_t*>(base + quant_bytes + 2 * scale_bytes);
-  auto* nibble_offsets =
-      reinterpret_cast<int32_t*>(base + quant_bytes + 2 * scale_bytes + group_bytes);
+  uint8_t* block_major = base + quant_bytes + 2 * scale_bytes + group_bytes;
+  auto* block_quants = reinterpret_cast<int8_t*>(block_major);
+  auto* block_scales = reinterpret_cast<float*>(block_major + quant_bytes);
+  auto* nibble_offsets = reinterpret_cast<int32_t*>(block_major + quant_bytes + scale_bytes);
   for_tokens(pool, n_tokens, cols, [&](int64_t t) {
     isa.quantize_q8_0(x + t * cols, cols, quants + t * cols, scales + t * nb, sums + t * nb);
     if (want_nibble_offsets) {
-      for (int64_t b = 0; b < nb; ++b) nibble_offsets[t * nb + b] = -8 * sums[t * nb + b];
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t entry = b * n_tokens + t;
+        std::memcpy(block_quants + entry * kQK8_0, quants + t * cols + b * kQK8_0, kQK8_0);
+        block_scales[entry] = scales[t * nb + b];
+        nibble_offsets[entry] = -8 * sums[t * nb + b];
+      }
     }
     if (!want_group_sums) return;
     const int8_t* q = quants + t * cols;
@@ -172,7 +181,11 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
   a.scales = scales;
   a.sums = sums;
   a.group_sums = want_group_sums ? group_sums : nullptr;
-  a.nibble_offsets = want_nibble_offsets ? nibble_offsets : nullptr;
+  if (want_nibble_offsets) {
+    a.block_quants = block_quants;
+    a.block_scales = block_scales;
+    a.nibble_offsets = nibble_offsets;
+  }
   return a;
 }
 

@@ -28,8 +28,11 @@ struct Activations {
   // Packed Q8_0 weights only: -128 times the sum of every 4 consecutive q, (n_tokens,
   // cols / 4), the offset the AVX-512 kernel's unsigned weights (q + 128) need.
   const int32_t* group_sums = nullptr;
-  // Packed Q4_0 weights only: -8 times each block's sum, (n_tokens, cols / 32), the offset
-  // of the unsigned nibbles, so a block's integer sum starts from one broadcast load.
+  // Packed Q4_0 weights only, block-major: entry b * n_tokens + t is token t's block b,
+  // so a kernel reaches several tokens of one block from one address. The 32 quants of
+  // each entry, its scale, and -8 times its sum (the offset of the unsigned nibbles).
+  const int8_t* block_quants = nullptr;
+  const float* block_scales = nullptr;
   const int32_t* nibble_offsets = nullptr;
   // Packed Q4_K/Q5_K weights only: for every 64 columns, the sums of its two halves of 32
   // as an int16 pair (low half first), the partner of one vpdpwssd with the mins.

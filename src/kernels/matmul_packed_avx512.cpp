@@ -19,13 +19,16 @@
 namespace loom::kernels::detail::avx512 {
 namespace {
 
-constexpr int kMaxTokens = 8;    // Q4_0 tokens per pass over a panel: 8 accumulators
+constexpr int kMaxTokens = 16;   // Q4_0 tokens per pass over a panel: 16 dpbusd chains
 constexpr int kMaxQ8Tokens = 2;  // Q8_0: 8 accumulators a token
 // One Q4_0 panel times T tokens. The nibbles are unsigned, so
 // sum((q - 8) x) over a block = dpbusd sums - 8 * sum(x), exact in int32: each block's sum
 // starts from a.nibble_offsets. Chunk j (low nibbles for j < 4, high ones after) holds
-// block elements 4j .. 4j+3. The loops are unrolled so the T accumulators stay in
-// registers; per token and block that leaves 8 dpbusd and 3 float operations.
+// block elements 4j .. 4j+3.
+// The T tokens' sums run side by side, chunk after chunk: T independent dpbusd chains,
+// each link T instructions after the last (longer than the latency with T = 16). The T
+// sums fill the registers, so the float accumulators live in an L1 buffer: one fused
+// load-fma and a store a token and block, on ports the dpbusd do not use.
 template <int T>
 void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activations& a, int64_t t0,
                      float* y, __mmask16 rows_mask) {
@@ -33,46 +36,38 @@ void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
   const uint8_t* scales = panel;
   const uint8_t* quants = panel + p.scale_bytes;
   const __m512i low = _mm512_set1_epi8(0x0f);
-  __m512 acc[T];
-#pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  alignas(64) float acc[T][kPanelRows] = {};
+  const int64_t n = a.n_tokens;
   for (int64_t b = 0; b < nb; ++b) {
+    // Token t0 + t of this block: quants at xb + 32 t, offset and scale at index t.
+    const int64_t entry = b * n + t0;
+    const int8_t* xb = a.block_quants + entry * kQK8_0;
+    const int32_t* offsets = a.nibble_offsets + entry;
+    const float* xd = a.block_scales + entry;
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
-    // Two chains a token (low nibbles from the offset, high ones from zero), the T tokens'
-    // side by side: 2T independent dpbusd chains, each link 2T instructions after the
-    // last, longer than the instruction's latency.
-    const int8_t* x[T];
-    __m512i lo[T];
-    __m512i hi[T];
-#pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) {
-      x[t] = a.quants + (t0 + t) * p.cols + b * kQK8_0;
-      lo[t] = _mm512_set1_epi32(a.nibble_offsets[(t0 + t) * nb + b]);
-      hi[t] = _mm512_setzero_si512();
-    }
-#pragma GCC unroll 4
-    for (int g = 0; g < 4; ++g) {
-      const __m512i packed = _mm512_load_si512(block + 64 * g);
-      const __m512i q_lo = _mm512_and_si512(packed, low);
-      const __m512i q_hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) lo[t] = dpbusd_broadcast(lo[t], q_lo, x[t] + 4 * g);
-#pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) hi[t] = dpbusd_broadcast(hi[t], q_hi, x[t] + 16 + 4 * g);
-    }
     __m512i sum[T];
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) sum[t] = _mm512_add_epi32(lo[t], hi[t]);
+    for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(offsets[t]);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const __m512i packed = _mm512_load_si512(block + 64 * (j % 4));
+      const __m512i q = _mm512_and_si512(j < 4 ? packed : _mm512_srli_epi16(packed, 4), low);
+#pragma GCC unroll 16
+      for (int t = 0; t < T; ++t) sum[t] = dpbusd_broadcast(sum[t], q, xb + kQK8_0 * t + 4 * j);
+    }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
-      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(a.scales[(t0 + t) * nb + b]));
-      acc[t] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum[t]), acc[t]);
+      const __m512 d = _mm512_mul_ps(dw, _mm512_set1_ps(xd[t]));
+      _mm512_store_ps(acc[t],
+                      _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sum[t]), _mm512_load_ps(acc[t])));
     }
   }
 #pragma GCC unroll 16
-  for (int t = 0; t < T; ++t) _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, acc[t]);
+  for (int t = 0; t < T; ++t) {
+    _mm512_mask_storeu_ps(y + (t0 + t) * p.rows, rows_mask, _mm512_load_ps(acc[t]));
+  }
 }
 
 // One Q8_0 panel times T tokens. Weights are stored as q + 128 (unsigned for vpdpbusd), so
