@@ -22,18 +22,20 @@ class ForwardScratch {
         att(max_tokens * c.q_dim()),
         proj(max_tokens * c.n_embd),
         gate(max_tokens * c.n_ff),
-        up(max_tokens * c.n_ff) {}
+        up(max_tokens * c.n_ff),
+        rope_angles(max_tokens * c.n_rot) {}
 
   int64_t max_tokens;
-  AlignedBuffer<float> x;     // (max_tokens, n_embd) residual stream
-  AlignedBuffer<float> xb;    // (max_tokens, n_embd) normalised input of a block
-  AlignedBuffer<float> q;     // (max_tokens, n_head * head_dim)
-  AlignedBuffer<float> k;     // (max_tokens, n_head_kv * head_dim)
-  AlignedBuffer<float> v;     // (max_tokens, n_head_kv * head_dim)
-  AlignedBuffer<float> att;   // (max_tokens, n_head * head_dim) attention output
-  AlignedBuffer<float> proj;  // (max_tokens, n_embd) block output before the residual add
-  AlignedBuffer<float> gate;  // (max_tokens, n_ff)
-  AlignedBuffer<float> up;    // (max_tokens, n_ff)
+  AlignedBuffer<float> x;            // (max_tokens, n_embd) residual stream
+  AlignedBuffer<float> xb;           // (max_tokens, n_embd) normalised input of a block
+  AlignedBuffer<float> q;            // (max_tokens, n_head * head_dim)
+  AlignedBuffer<float> k;            // (max_tokens, n_head_kv * head_dim)
+  AlignedBuffer<float> v;            // (max_tokens, n_head_kv * head_dim)
+  AlignedBuffer<float> att;          // (max_tokens, n_head * head_dim) attention output
+  AlignedBuffer<float> proj;         // (max_tokens, n_embd) block output before the residual add
+  AlignedBuffer<float> gate;         // (max_tokens, n_ff)
+  AlignedBuffer<float> up;           // (max_tokens, n_ff)
+  AlignedBuffer<float> rope_angles;  // (max_tokens, n_rot) cos, sin pairs of each position
   kernels::MatmulScratch matmul;
 };
 

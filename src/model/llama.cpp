@@ -1,5 +1,6 @@
 #include "model/llama.h"
 
+#include <atomic>
 #include <cmath>
 
 #include "core/error.h"
@@ -19,6 +20,19 @@ std::string layer_tensor(int64_t layer, const char* name) {
 
 int64_t matrix_bytes(const kernels::WeightMatrix& w) {
   return w.rows * row_bytes(w.type, w.cols);
+}
+
+// fn(t) for every token of a batch, the tokens split over the pool when there are several.
+// Each token's result is the same on any thread.
+template <typename Fn>
+void for_each_token(ThreadPool& pool, int64_t n, Fn&& fn) {
+  if (n == 1 || pool.size() == 1) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  pool.parallel_for(n, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) fn(t);
+  });
 }
 
 }  // namespace
@@ -112,17 +126,17 @@ void LlamaTransformer::forward(const Batch& batch, KvCache& kv, ForwardScratch& 
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const LlamaLayerWeights& w = weights_.layers[l];
-    for (int64_t t = 0; t < n; ++t) {
+    for_each_token(pool, n, [&](int64_t t) {
       kernels::rmsnorm(s.x.data() + t * c.n_embd, w.attn_norm.data(), c.n_embd, c.rms_norm_eps,
                        s.xb.data() + t * c.n_embd);
-    }
+    });
     attention_block(batch, l, kv, s, pool);
     kernels::add(s.x.data(), s.proj.data(), n * c.n_embd);
 
-    for (int64_t t = 0; t < n; ++t) {
+    for_each_token(pool, n, [&](int64_t t) {
       kernels::rmsnorm(s.x.data() + t * c.n_embd, w.ffn_norm.data(), c.n_embd, c.rms_norm_eps,
                        s.xb.data() + t * c.n_embd);
-    }
+    });
     feed_forward_block(n, w, s, pool);
     kernels::add(s.x.data(), s.proj.data(), n * c.n_embd);
   }
@@ -147,26 +161,32 @@ void LlamaTransformer::attention_block(const Batch& batch, int64_t layer, KvCach
   kernels::matmul(w.wk, s.xb.data(), n, s.k.data(), pool, s.matmul);
   kernels::matmul(w.wv, s.xb.data(), n, s.v.data(), pool, s.matmul);
 
-  for (int64_t t = 0; t < n; ++t) {
-    const int64_t pos = batch.positions[t];
+  // Every head of a token turns by the same angles: computed once a token.
+  for_each_token(pool, n, [&](int64_t t) {
+    float* angles = s.rope_angles.data() + t * c.n_rot;
+    kernels::rope_angles(c.n_rot, batch.positions[t], c.rope_freq_base, angles);
     float* q = s.q.data() + t * c.q_dim();
     float* k = s.k.data() + t * c.kv_dim();
-    for (int64_t h = 0; h < c.n_head; ++h) {
-      kernels::rope(q + h * c.head_dim, c.head_dim, c.n_rot, pos, c.rope_freq_base);
-    }
+    for (int64_t h = 0; h < c.n_head; ++h)
+      kernels::rope_rotate(q + h * c.head_dim, c.n_rot, angles);
     for (int64_t h = 0; h < c.n_head_kv; ++h) {
-      kernels::rope(k + h * c.head_dim, c.head_dim, c.n_rot, pos, c.rope_freq_base);
+      kernels::rope_rotate(k + h * c.head_dim, c.n_rot, angles);
     }
-    kv.store(layer, batch.kv_slots[t], pos, k, s.v.data() + t * c.kv_dim());
+  });
+  for (int64_t t = 0; t < n; ++t) {
+    kv.store(layer, batch.kv_slots[t], batch.positions[t], s.k.data() + t * c.kv_dim(),
+             s.v.data() + t * c.kv_dim());
   }
   // Every (token, head) pair attends over its own sequence's positions [0, pos].
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const int64_t group = c.n_head / c.n_head_kv;
   const int64_t n_items = n * c.n_head;
-  pool.run([&](int thread, int n_threads) {
-    const int64_t begin = n_items * thread / n_threads;
-    const int64_t end = n_items * (thread + 1) / n_threads;
-    for (int64_t item = begin; item < end; ++item) {
+  // A causal prefill's later tokens attend over more positions, so items go to whichever
+  // thread asks next rather than in equal ranges. Each item's result is the same anywhere.
+  std::atomic<int64_t> next_item{0};
+  pool.run([&](int, int) {
+    for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < n_items;
+         item = next_item.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t t = item / c.n_head;
       const int64_t h = item % c.n_head;
       const kernels::KvView view = kv.view(layer, batch.kv_slots[t], (h / group) * c.head_dim);
@@ -183,9 +203,9 @@ void LlamaTransformer::feed_forward_block(int64_t n, const LlamaLayerWeights& w,
   const ModelConfig& c = config_;
   kernels::matmul(w.w_gate, s.xb.data(), n, s.gate.data(), pool, s.matmul);
   kernels::matmul(w.w_up, s.xb.data(), n, s.up.data(), pool, s.matmul);
-  for (int64_t t = 0; t < n; ++t) {
+  for_each_token(pool, n, [&](int64_t t) {
     kernels::swiglu(s.gate.data() + t * c.n_ff, s.up.data() + t * c.n_ff, c.n_ff);
-  }
+  });
   kernels::matmul(w.w_down, s.gate.data(), n, s.proj.data(), pool, s.matmul);
 }
 
