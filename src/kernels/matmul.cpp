@@ -26,6 +26,9 @@ struct IsaFunctions {
   void (*rows)(const WeightMatrix&, int64_t, int64_t, const Activations&, float*);
   // Packed Q4_0/Q8_0/K-quant panels; null on the scalar path, which reads the rows.
   void (*packed)(const PackedWeights&, int64_t, int64_t, const Activations&, float*);
+  // Whether `packed` is an AVX-512 kernel, which reads the extra activation arrays
+  // (group_sums, the block-major Q4_0 copy, min_pairs, sub_offsets).
+  bool avx512_packed = false;
 };
 
 IsaFunctions functions_for(Isa isa, DType type) {
@@ -40,7 +43,8 @@ IsaFunctions functions_for(Isa isa, DType type) {
                 ? (k_quant ? detail::avx512::k_packed_rows : detail::avx512::packed_rows)
             : type == DType::Q4_0 ? detail::avx2::packed_rows
             : k_quant             ? detail::avx2::k_packed_rows
-                                  : nullptr};
+                                  : nullptr,
+            isa >= Isa::kAvx512};
   }
 #endif
   return {detail::scalar::quantize_q8_0_activations, detail::scalar::round_activations,
@@ -88,7 +92,7 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
   if (detail::uses_q8_k_activations(w.type)) {
     // One quantizer for every instruction set: activations are a small part of the work.
     const int64_t nb = cols / kQK_K;
-    const bool packed = w.packed != nullptr && isa.packed != nullptr;
+    const bool packed = w.packed != nullptr && isa.avx512_packed;
     const bool want_min_pairs = packed && w.type != DType::Q6_K;
     const bool want_sub_offsets = packed && w.type == DType::Q6_K;
     const size_t quant_bytes = align_up(elements);
@@ -141,7 +145,7 @@ Activations convert_activations(const WeightMatrix& w, const float* x, int64_t n
     return a;
   }
   const int64_t nb = cols / kQK8_0;
-  const bool packed = w.packed != nullptr && isa.packed != nullptr;
+  const bool packed = w.packed != nullptr && isa.avx512_packed;
   const bool want_group_sums = packed && w.type == DType::Q8_0;
   const bool want_nibble_offsets = packed && w.type == DType::Q4_0;
   const size_t quant_bytes = align_up(elements);
