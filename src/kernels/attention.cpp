@@ -17,6 +17,11 @@ namespace avx2 {
 void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
                  float* out);
 }  // namespace avx2
+namespace avx512 {
+// Head sizes (and, for a Q8_0 cache, offsets) that are multiples of 16.
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
+                 float* out);
+}  // namespace avx512
 #endif
 
 namespace ref {
@@ -112,6 +117,10 @@ void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_di
                  float* out) {
   if (head_dim > kMaxHeadDim) fail("head size {} exceeds the supported {}", head_dim, kMaxHeadDim);
 #if LOOM_KERNELS_HAVE_AVX2
+  if (active_isa() >= Isa::kAvx512 && head_dim % 16 == 0 && kv.offset % 16 == 0) {
+    avx512::attend_head(q, kv, n_kv, head_dim, scale, out);
+    return;
+  }
   if (active_isa() >= Isa::kAvx2 && head_dim % 8 == 0) {
     avx2::attend_head(q, kv, n_kv, head_dim, scale, out);
     return;

@@ -14,6 +14,7 @@
 
 #include "kernels/isa.h"
 #include "kernels/quantize.h"
+#include "test_util.h"
 
 namespace loom::kernels {
 namespace {
@@ -116,15 +117,19 @@ std::vector<double> naive(const Data& d, int64_t n_kv, int64_t head_dim, float s
   return out;
 }
 
-// Runs `f` with the AVX2 kernels selected; false when this CPU has none.
+// Runs `f` once with each SIMD instruction set this CPU has selected (AVX2, AVX-512);
+// false when it has none.
 template <typename F>
-bool with_avx2(F f) {
-  if (!cpu_supports(Isa::kAvx2)) return false;
-  const Isa before = active_isa();
-  set_isa(Isa::kAvx2);
-  f();
-  set_isa(before);
-  return true;
+bool with_each_simd_isa(F f) {
+  bool ran = false;
+  for (Isa isa : testing::supported_isas()) {
+    if (isa == Isa::kScalar) continue;
+    SCOPED_TRACE(isa_name(isa));
+    testing::ScopedIsa scoped(isa);
+    f();
+    ran = true;
+  }
+  return ran;
 }
 
 class Attention : public ::testing::TestWithParam<Case> {};
@@ -144,15 +149,19 @@ TEST_P(Attention, MatchesPlainSoftmaxWithinCacheRounding) {
   }
 }
 
-TEST_P(Attention, Avx2IsBitIdenticalToScalar) {
+// Every SIMD path (AVX-512 for head sizes of 16k, AVX2 for 8k) equals the scalar one.
+TEST_P(Attention, SimdIsBitIdenticalToScalar) {
   const Case c = GetParam();
-  if (!cpu_supports(Isa::kAvx2) || c.head_dim % 8 != 0) GTEST_SKIP() << "no AVX2 path here";
+  if (!cpu_supports(Isa::kAvx2) || c.head_dim % 8 != 0) GTEST_SKIP() << "no SIMD path here";
   const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   const Data d = make(c, c.n_head_kv - 1, 99);
-  std::vector<float> a(c.head_dim), b(c.head_dim);
+  std::vector<float> a(c.head_dim);
   ref::attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, scale, a.data());
-  with_avx2([&] { attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, scale, b.data()); });
-  EXPECT_EQ(a, b);
+  with_each_simd_isa([&] {
+    std::vector<float> b(c.head_dim);
+    attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, scale, b.data());
+    EXPECT_EQ(a, b);
+  });
 }
 
 // The paged cache changes where rows are, never the arithmetic: attention over blocks
@@ -170,22 +179,23 @@ TEST_P(Attention, BlocksAreBitIdenticalToContiguousRows) {
     ref::attend_head(d.q.data(), p.view, c.n_kv, c.head_dim, scale, out.data());
     EXPECT_EQ(out, contiguous);
     if (c.head_dim % 8 != 0) continue;
-    std::fill(out.begin(), out.end(), 0.0f);
-    if (with_avx2(
-            [&] { attend_head(d.q.data(), p.view, c.n_kv, c.head_dim, scale, out.data()); })) {
+    with_each_simd_isa([&] {
+      std::fill(out.begin(), out.end(), 0.0f);
+      attend_head(d.q.data(), p.view, c.n_kv, c.head_dim, scale, out.data());
       EXPECT_EQ(out, contiguous);
-    }
+    });
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Attention,
-    ::testing::Values(Case{8, 1, 4, DType::F16}, Case{8, 37, 4, DType::F16},
-                      Case{64, 300, 4, DType::F16}, Case{128, 65, 2, DType::F16},
-                      Case{64, 300, 4, DType::F32}, Case{72, 9, 1, DType::F16},
-                      Case{6, 5, 2, DType::F32}, Case{8, 37, 4, DType::Q8_0},
-                      Case{64, 300, 4, DType::Q8_0}, Case{128, 65, 2, DType::Q8_0},
-                      Case{16, 50, 2, DType::Q8_0}, Case{4, 19, 8, DType::Q8_0}));
+    ::testing::Values(
+        Case{8, 1, 4, DType::F16}, Case{8, 37, 4, DType::F16}, Case{64, 300, 4, DType::F16},
+        Case{128, 65, 2, DType::F16}, Case{64, 300, 4, DType::F32}, Case{72, 9, 1, DType::F16},
+        Case{6, 5, 2, DType::F32}, Case{8, 37, 4, DType::Q8_0}, Case{64, 300, 4, DType::Q8_0},
+        Case{128, 65, 2, DType::Q8_0}, Case{16, 50, 2, DType::Q8_0}, Case{4, 19, 8, DType::Q8_0},
+        // 64 + 16 and 48: the AVX-512 path's leftover sum in double.
+        Case{80, 33, 2, DType::F16}, Case{48, 20, 2, DType::F32}, Case{80, 33, 2, DType::Q8_0}));
 
 // Q8_0 keys and values are read as F32 would read their dequantized rows: the same
 // result as an F32 cache holding them, bit for bit.

@@ -1,0 +1,135 @@
+// AVX-512 attention for one head, for head sizes that are a multiple of 16: the AVX2
+// kernel (attention_avx2.cpp) with one 16-lane vector where it uses two 8-lane ones.
+// Every operation is lane-wise or keeps ggml's reduction order, so it is bit-identical to
+// ref::attend_head. Compiled with LOOM_AVX512_FLAGS; called only when the CPU has them.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/attention.h"
+#include "kernels/quant_blocks.h"
+
+namespace loom::kernels::avx512 {
+namespace {
+
+// Sixteen elements of a cached row from `index` on (index a multiple of 16, so a Q8_0
+// load never straddles two blocks of 32).
+template <DType kType>
+inline __m512 load16(const uint8_t* row, int64_t index) {
+  if constexpr (kType == DType::F16) {
+    const auto* p = reinterpret_cast<const uint16_t*>(row) + index;
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  } else if constexpr (kType == DType::Q8_0) {
+    const uint8_t* block = row + index / kQK8_0 * sizeof(BlockQ8_0);
+    uint16_t d;
+    std::memcpy(&d, block, sizeof(d));
+    const __m128i q8 =
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + sizeof(d) + index % kQK8_0));
+    const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8));
+    return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(d)), q);  // d * q, as the scalar load
+  } else {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + index);
+  }
+}
+
+template <DType kType>
+inline __m512 round_to(__m512 x) {
+  if constexpr (kType != DType::F16) return x;
+  return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// ggml's order: per 64 elements, four 16-lane FMA accumulators, combined (0+2)+(1+3) and
+// reduced halves-quarters-pairs; the rest summed in double. n is a multiple of 16.
+template <DType kType>
+inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
+  const int64_t np = n / 64 * 64;
+  double sum = 0;
+  if (np > 0) {
+    __m512 acc[4];
+    for (int j = 0; j < 4; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < np; i += 64) {
+      for (int j = 0; j < 4; ++j) {
+        const int64_t k = i + 16 * j;
+        acc[j] =
+            _mm512_fmadd_ps(_mm512_loadu_ps(q + k), load16<kType>(key_row, offset + k), acc[j]);
+      }
+    }
+    const __m512 c = _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]));
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1));
+    const __m256 t8 = _mm256_add_ps(hi, _mm512_castps512_ps256(c));
+    const __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
+    const __m128 t2 = _mm_add_ps(t4, _mm_movehl_ps(t4, t4));
+    sum = _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
+  }
+  // The rest: the same float products, summed one by one in double.
+  for (int64_t i = np; i < n; i += 16) {
+    alignas(64) float products[16];
+    _mm512_store_ps(products,
+                    _mm512_mul_ps(_mm512_loadu_ps(q + i), load16<kType>(key_row, offset + i)));
+    for (float p : products) sum += static_cast<double>(p);
+  }
+  return static_cast<float>(sum);
+}
+
+template <DType kType>
+void attend(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
+            float* out) {
+  alignas(64) float q[kMaxHeadDim];
+  alignas(64) float acc[kMaxHeadDim];
+  for (int64_t d = 0; d < head_dim; d += 16) {
+    _mm512_store_ps(q + d, round_to<kType>(_mm512_loadu_ps(q_in + d)));
+    _mm512_store_ps(acc + d, _mm512_setzero_ps());
+  }
+  const int64_t row_bytes = loom::row_bytes(kType, kv.row_stride);
+  float max_score = -INFINITY;
+  float sum = 0.0f;
+  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
+    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
+    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
+    for (int64_t r = 0; r < n_rows; ++r) {
+      const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
+      const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
+      const float score = dot<kType>(q, key_row, kv.offset, head_dim) * scale;
+      float old_scale = 1.0f;
+      float weight = 1.0f;
+      if (score > max_score) {
+        old_scale = std::exp(max_score - score);
+        max_score = score;
+        const __m512 s = _mm512_set1_ps(old_scale);
+        for (int64_t d = 0; d < head_dim; d += 16) {
+          _mm512_store_ps(acc + d, round_to<kType>(_mm512_mul_ps(_mm512_load_ps(acc + d), s)));
+        }
+      } else {
+        weight = std::exp(score - max_score);
+      }
+      const __m512 w = _mm512_set1_ps(weight);
+      for (int64_t d = 0; d < head_dim; d += 16) {
+        const __m512 v = load16<kType>(value_row, kv.offset + d);
+        _mm512_store_ps(acc + d, round_to<kType>(_mm512_fmadd_ps(v, w, _mm512_load_ps(acc + d))));
+      }
+      sum = std::fma(sum, old_scale, weight);
+    }
+  }
+  const __m512 inv_sum = _mm512_set1_ps(1.0f / sum);
+  for (int64_t d = 0; d < head_dim; d += 16) {
+    _mm512_storeu_ps(out + d, _mm512_mul_ps(_mm512_load_ps(acc + d), inv_sum));
+  }
+}
+
+}  // namespace
+
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
+                 float* out) {
+  switch (kv.type) {
+    case DType::F16:
+      return attend<DType::F16>(q, kv, n_kv, head_dim, scale, out);
+    case DType::Q8_0:
+      return attend<DType::Q8_0>(q, kv, n_kv, head_dim, scale, out);
+    default:
+      return attend<DType::F32>(q, kv, n_kv, head_dim, scale, out);
+  }
+}
+
+}  // namespace loom::kernels::avx512
