@@ -1,14 +1,14 @@
-// AVX2 + F16C + FMA attention for one head, for head sizes that are a multiple of 8,
-// instantiated per cache type so the inner loops carry no type branches.
-// Bit-identical to ref::attend_head (same operations in the same order); compiled with
-// LOOM_AVX2_FLAGS and called only when the CPU has those extensions.
+// AVX2 + F16C + FMA attention for one head, for head sizes that are a multiple of 8: the
+// cache reads and ggml-order score of 8-lane vectors; the softmax loop is
+// attention_simd.h's, instantiated per cache type so the inner loops carry no type
+// branches. Bit-identical to ref::attend_head (same operations in the same order);
+// compiled with LOOM_AVX2_FLAGS and called only when the CPU has those extensions.
 #include <immintrin.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "kernels/attention.h"
+#include "kernels/attention_simd.h"
 #include "kernels/quant_blocks.h"
 
 namespace loom::kernels::avx2 {
@@ -44,7 +44,7 @@ inline __m256 round_to(__m256 x) {
 // are combined (0+2)+(1+3), reduced halves-quarters-pairs; the rest is summed in double.
 // n is a multiple of 8.
 template <DType kType>
-inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
+inline float score_dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
   const int64_t np = n / 64 * 64;
   double sum = 0;
   if (np > 0) {
@@ -75,63 +75,37 @@ inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t
   return static_cast<float>(sum);
 }
 
-template <DType kType>
-void attend(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-            float* out) {
-  alignas(32) float q[kMaxHeadDim];
-  alignas(32) float acc[kMaxHeadDim];
-  for (int64_t d = 0; d < head_dim; d += 8) {
-    _mm256_store_ps(q + d, round_to<kType>(_mm256_loadu_ps(q_in + d)));
-    _mm256_store_ps(acc + d, _mm256_setzero_ps());
+// The vector operations attend_online needs (attention_simd.h).
+struct Ops {
+  using Vec = __m256;
+  static constexpr int kLanes = 8;
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float f) { return _mm256_set1_ps(f); }
+  static Vec load(const float* p) { return _mm256_load_ps(p); }
+  static void store(float* p, Vec v) { _mm256_store_ps(p, v); }
+  static Vec loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static void storeu(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  template <DType kType>
+  static Vec round(Vec v) {
+    return round_to<kType>(v);
   }
-  const int64_t row_bytes = loom::row_bytes(kType, kv.row_stride);
-  float max_score = -INFINITY;
-  float sum = 0.0f;
-  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
-    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
-    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
-      const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
-      const float score = dot<kType>(q, key_row, kv.offset, head_dim) * scale;
-      float old_scale = 1.0f;
-      float weight = 1.0f;
-      if (score > max_score) {
-        old_scale = std::exp(max_score - score);
-        max_score = score;
-        const __m256 s = _mm256_set1_ps(old_scale);
-        for (int64_t d = 0; d < head_dim; d += 8) {
-          _mm256_store_ps(acc + d, round_to<kType>(_mm256_mul_ps(_mm256_load_ps(acc + d), s)));
-        }
-      } else {
-        weight = std::exp(score - max_score);
-      }
-      const __m256 w = _mm256_set1_ps(weight);
-      for (int64_t d = 0; d < head_dim; d += 8) {
-        const __m256 v = load8<kType>(value_row, kv.offset + d);
-        _mm256_store_ps(acc + d, round_to<kType>(_mm256_fmadd_ps(v, w, _mm256_load_ps(acc + d))));
-      }
-      sum = std::fma(sum, old_scale, weight);
-    }
+  template <DType kType>
+  static Vec row(const uint8_t* row, int64_t index) {
+    return load8<kType>(row, index);
   }
-  const __m256 inv_sum = _mm256_set1_ps(1.0f / sum);
-  for (int64_t d = 0; d < head_dim; d += 8) {
-    _mm256_storeu_ps(out + d, _mm256_mul_ps(_mm256_load_ps(acc + d), inv_sum));
+  template <DType kType>
+  static float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
+    return score_dot<kType>(q, key_row, offset, n);
   }
-}
+};
 
 }  // namespace
 
 void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
                  float* out) {
-  switch (kv.type) {
-    case DType::F16:
-      return attend<DType::F16>(q, kv, n_kv, head_dim, scale, out);
-    case DType::Q8_0:
-      return attend<DType::Q8_0>(q, kv, n_kv, head_dim, scale, out);
-    default:
-      return attend<DType::F32>(q, kv, n_kv, head_dim, scale, out);
-  }
+  detail::attend_head_with<Ops>(q, kv, n_kv, head_dim, scale, out);
 }
 
 }  // namespace loom::kernels::avx2

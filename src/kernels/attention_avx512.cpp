@@ -1,14 +1,14 @@
-// AVX-512 attention for one head, for head sizes that are a multiple of 16: the AVX2
-// kernel (attention_avx2.cpp) with one 16-lane vector where it uses two 8-lane ones.
-// Every operation is lane-wise or keeps ggml's reduction order, so it is bit-identical to
-// ref::attend_head. Compiled with LOOM_AVX512_FLAGS; called only when the CPU has them.
+// AVX-512 attention for one head, for head sizes that are a multiple of 16: the cache
+// reads and ggml-order score of 16-lane vectors (one zmm where AVX2 uses two ymm); the
+// softmax loop is attention_simd.h's. Every operation is lane-wise or keeps ggml's
+// reduction order, so it is bit-identical to ref::attend_head. Compiled with
+// LOOM_AVX512_FLAGS; called only when the CPU has them.
 #include <immintrin.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "kernels/attention.h"
+#include "kernels/attention_simd.h"
 #include "kernels/quant_blocks.h"
 
 namespace loom::kernels::avx512 {
@@ -43,7 +43,7 @@ inline __m512 round_to(__m512 x) {
 // ggml's order: per 64 elements, four 16-lane FMA accumulators, combined (0+2)+(1+3) and
 // reduced halves-quarters-pairs; the rest summed in double. n is a multiple of 16.
 template <DType kType>
-inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
+inline float score_dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
   const int64_t np = n / 64 * 64;
   double sum = 0;
   if (np > 0) {
@@ -73,63 +73,37 @@ inline float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t
   return static_cast<float>(sum);
 }
 
-template <DType kType>
-void attend(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-            float* out) {
-  alignas(64) float q[kMaxHeadDim];
-  alignas(64) float acc[kMaxHeadDim];
-  for (int64_t d = 0; d < head_dim; d += 16) {
-    _mm512_store_ps(q + d, round_to<kType>(_mm512_loadu_ps(q_in + d)));
-    _mm512_store_ps(acc + d, _mm512_setzero_ps());
+// The vector operations attend_online needs (attention_simd.h).
+struct Ops {
+  using Vec = __m512;
+  static constexpr int kLanes = 16;
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec set1(float f) { return _mm512_set1_ps(f); }
+  static Vec load(const float* p) { return _mm512_load_ps(p); }
+  static void store(float* p, Vec v) { _mm512_store_ps(p, v); }
+  static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  template <DType kType>
+  static Vec round(Vec v) {
+    return round_to<kType>(v);
   }
-  const int64_t row_bytes = loom::row_bytes(kType, kv.row_stride);
-  float max_score = -INFINITY;
-  float sum = 0.0f;
-  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
-    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
-    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
-    for (int64_t r = 0; r < n_rows; ++r) {
-      const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
-      const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
-      const float score = dot<kType>(q, key_row, kv.offset, head_dim) * scale;
-      float old_scale = 1.0f;
-      float weight = 1.0f;
-      if (score > max_score) {
-        old_scale = std::exp(max_score - score);
-        max_score = score;
-        const __m512 s = _mm512_set1_ps(old_scale);
-        for (int64_t d = 0; d < head_dim; d += 16) {
-          _mm512_store_ps(acc + d, round_to<kType>(_mm512_mul_ps(_mm512_load_ps(acc + d), s)));
-        }
-      } else {
-        weight = std::exp(score - max_score);
-      }
-      const __m512 w = _mm512_set1_ps(weight);
-      for (int64_t d = 0; d < head_dim; d += 16) {
-        const __m512 v = load16<kType>(value_row, kv.offset + d);
-        _mm512_store_ps(acc + d, round_to<kType>(_mm512_fmadd_ps(v, w, _mm512_load_ps(acc + d))));
-      }
-      sum = std::fma(sum, old_scale, weight);
-    }
+  template <DType kType>
+  static Vec row(const uint8_t* row, int64_t index) {
+    return load16<kType>(row, index);
   }
-  const __m512 inv_sum = _mm512_set1_ps(1.0f / sum);
-  for (int64_t d = 0; d < head_dim; d += 16) {
-    _mm512_storeu_ps(out + d, _mm512_mul_ps(_mm512_load_ps(acc + d), inv_sum));
+  template <DType kType>
+  static float dot(const float* q, const uint8_t* key_row, int64_t offset, int64_t n) {
+    return score_dot<kType>(q, key_row, offset, n);
   }
-}
+};
 
 }  // namespace
 
 void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
                  float* out) {
-  switch (kv.type) {
-    case DType::F16:
-      return attend<DType::F16>(q, kv, n_kv, head_dim, scale, out);
-    case DType::Q8_0:
-      return attend<DType::Q8_0>(q, kv, n_kv, head_dim, scale, out);
-    default:
-      return attend<DType::F32>(q, kv, n_kv, head_dim, scale, out);
-  }
+  detail::attend_head_with<Ops>(q, kv, n_kv, head_dim, scale, out);
 }
 
 }  // namespace loom::kernels::avx512
