@@ -33,8 +33,13 @@ class ThreadPool {
 
   // Splits [0, n) into one contiguous range per thread and calls fn(begin, end) for each
   // non-empty range. Which thread computes an index never changes what is computed.
+  // A single index runs on the calling thread: waking the pool would only cost.
   template <typename Fn>
   void parallel_for(int64_t n, Fn&& fn) {
+    if (n <= 1) {
+      if (n == 1) fn(int64_t{0}, int64_t{1});
+      return;
+    }
     run([&](int thread, int n_threads) {
       const int64_t begin = n * thread / n_threads;
       const int64_t end = n * (thread + 1) / n_threads;

@@ -16,7 +16,7 @@
 #include <array>
 #include <utility>
 
-#include "kernels/avx512_dpbusd.h"
+#include "kernels/avx512_int8.h"
 #include "kernels/kquants_packed.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quant_blocks.h"
@@ -28,14 +28,6 @@ constexpr int kMaxTokens = 8;  // tokens per pass over a panel
 
 inline __m512i load(const uint8_t* p) {
   return _mm512_load_si512(p);
-}
-
-// Vector v of a 32-element group: v < 4 holds elements 4v .. 4v+3 of every row, 4 + g
-// elements 16 + 4g ..; the low 4 bits of q only (chunk v % 4, low or high nibbles).
-inline __m512i nibbles(const uint8_t* chunks, int v) {
-  const __m512i low = _mm512_set1_epi8(0x0f);
-  const __m512i packed = load(chunks + 64 * (v % 4));
-  return _mm512_and_si512(v < 4 ? packed : _mm512_srli_epi16(packed, 4), low);
 }
 
 // q |= bit v of h, moved to bit 4 (Q5_K's fifth bit).
@@ -86,7 +78,7 @@ void q45_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activa
       for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int v = 0; v < 8; ++v) {
-        __m512i q = nibbles(sub, v);
+        __m512i q = nibble_vector(sub, v);
         if constexpr (kType == DType::Q5_K) q = with_fifth_bit(q, load(sub + 256), v);
         const int8_t* xv = x0 + 32 * j + 4 * v;
 #pragma GCC unroll 8
@@ -157,7 +149,7 @@ void q6_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
       for (int t = 0; t < T; ++t) dot[t] = _mm512_set1_epi32(offsets[t][s]);
 #pragma GCC unroll 4
       for (int g = 0; g < 4; ++g) {
-        const __m512i q = with_high_bits(nibbles(group, 4 * half + g), h, g);
+        const __m512i q = with_high_bits(nibble_vector(group, 4 * half + g), h, g);
 #pragma GCC unroll 8
         for (int t = 0; t < T; ++t) dot[t] = dpbusd_broadcast(dot[t], q, x[t] + 16 * s + 4 * g);
       }

@@ -1,6 +1,7 @@
 // Packed Q4_0 / Q8_0 matmul with AVX-512 VNNI (compiled with -mavx512f/bw/vl/vnni, called
 // only when the CPU has them). Sixteen rows live in the 16 int32 lanes of a vector: one
 // vpdpbusd adds 4 products to each row, 8 of them cover a block of 32 for all 16 rows.
+// A pass over a panel serves up to 16 tokens (Q4_0) or 2 (Q8_0).
 // Q4_0: each row takes acc = fma(d_w * d_x, float(block sum), acc), block after block.
 // Q8_0: each of the 8 sums of 4 products keeps its own accumulator, as the reference
 // engine's vec_dot keeps 8 lanes, added at the end in its order. Both are the scalar
@@ -11,7 +12,7 @@
 #include <array>
 #include <utility>
 
-#include "kernels/avx512_dpbusd.h"
+#include "kernels/avx512_int8.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/packed_weights.h"
 #include "kernels/quant_blocks.h"
@@ -35,7 +36,6 @@ void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
   const int64_t nb = p.blocks;
   const uint8_t* scales = panel;
   const uint8_t* quants = panel + p.scale_bytes;
-  const __m512i low = _mm512_set1_epi8(0x0f);
   alignas(64) float acc[T][kPanelRows] = {};
   const int64_t n = a.n_tokens;
   for (int64_t b = 0; b < nb; ++b) {
@@ -52,8 +52,7 @@ void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(offsets[t]);
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      const __m512i packed = _mm512_load_si512(block + 64 * (j % 4));
-      const __m512i q = _mm512_and_si512(j < 4 ? packed : _mm512_srli_epi16(packed, 4), low);
+      const __m512i q = nibble_vector(block, j);
 #pragma GCC unroll 16
       for (int t = 0; t < T; ++t) sum[t] = dpbusd_broadcast(sum[t], q, xb + kQK8_0 * t + 4 * j);
     }

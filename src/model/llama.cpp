@@ -22,14 +22,10 @@ int64_t matrix_bytes(const kernels::WeightMatrix& w) {
   return w.rows * row_bytes(w.type, w.cols);
 }
 
-// fn(t) for every token of a batch, the tokens split over the pool when there are several.
-// Each token's result is the same on any thread.
+// fn(t) for every token of a batch, the tokens split over the pool in ranges. Each
+// token's result is the same on any thread.
 template <typename Fn>
 void for_each_token(ThreadPool& pool, int64_t n, Fn&& fn) {
-  if (n == 1 || pool.size() == 1) {
-    for (int64_t t = 0; t < n; ++t) fn(t);
-    return;
-  }
   pool.parallel_for(n, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) fn(t);
   });
