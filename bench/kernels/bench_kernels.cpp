@@ -4,6 +4,8 @@
 //     so every byte comes from DRAM as in a real decode step.
 //   matmul (64 tokens, prefill): GOPS = 2 * rows * cols * tokens / time.
 //   read bandwidth: a plain summing loop over 512 MB, the ceiling for matvec.
+//   layernorm, gelu: one row on each instruction set the CPU has (scalar, avx2, avx512),
+//     GB/s of row bytes read.
 // Threads 1 and 2; LOOM_KERNELS_ISA=scalar runs the scalar path.
 #include <benchmark/benchmark.h>
 
@@ -19,6 +21,7 @@
 #include "core/thread_pool.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
+#include "kernels/ops.h"
 #include "kernels/quantize.h"
 
 namespace {
@@ -155,7 +158,55 @@ void read_bandwidth(benchmark::State& state, int threads) {
   state.SetBytesProcessed(state.iterations() * n * 8);
 }
 
+// Runs on `isa` for the benchmark's duration (set_isa is process-wide; benchmarks run one
+// at a time).
+class IsaForBenchmark {
+ public:
+  explicit IsaForBenchmark(loom::kernels::Isa isa) : previous_(loom::kernels::active_isa()) {
+    loom::kernels::set_isa(isa);
+  }
+  ~IsaForBenchmark() { loom::kernels::set_isa(previous_); }
+
+ private:
+  loom::kernels::Isa previous_;
+};
+
+void run_layernorm(benchmark::State& state, loom::kernels::Isa isa, int64_t n) {
+  IsaForBenchmark scoped(isa);
+  const std::vector<float> x = activations(n);
+  const std::vector<float> weight = activations(n);
+  const std::vector<float> bias = activations(n);
+  std::vector<float> out(n);
+  for (auto _ : state) {
+    loom::kernels::layernorm(x.data(), weight.data(), bias.data(), n, 1e-5f, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * static_cast<int64_t>(sizeof(float)));
+}
+
+// In place, over and over: after the first pass the row holds gelu(x), whose values take
+// the same (table) path as x's.
+void run_gelu(benchmark::State& state, loom::kernels::Isa isa, int64_t n) {
+  IsaForBenchmark scoped(isa);
+  std::vector<float> x = activations(n);
+  for (auto _ : state) {
+    loom::kernels::gelu(x.data(), n);
+    benchmark::DoNotOptimize(x.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n * static_cast<int64_t>(sizeof(float)));
+}
+
 void register_all() {
+  using loom::kernels::Isa;
+  for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+    if (!loom::kernels::cpu_supports(isa)) continue;
+    const std::string suffix = "/isa:" + std::string(loom::kernels::isa_name(isa));
+    // Phi-2's rows: 2560 (hidden) and 10240 (feed-forward).
+    benchmark::RegisterBenchmark(("layernorm/2560" + suffix).c_str(), run_layernorm, isa, 2560)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("gelu/10240" + suffix).c_str(), run_gelu, isa, 10240)
+        ->Unit(benchmark::kMicrosecond);
+  }
   for (int threads : {1, 2}) {
     benchmark::RegisterBenchmark(("read_bandwidth/threads:" + std::to_string(threads)).c_str(),
                                  read_bandwidth, threads)

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/attention_score.h"
 #include "kernels/isa.h"
 #include "kernels/matmul_kernels.h"
 #include "kernels/quant_blocks.h"
@@ -14,13 +15,13 @@ namespace loom::kernels {
 
 #if LOOM_KERNELS_HAVE_AVX2
 namespace avx2 {
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out);
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out);
 }  // namespace avx2
 namespace avx512 {
 // Head sizes (and, for a Q8_0 cache, offsets) that are multiples of 16.
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out);
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out);
 }  // namespace avx512
 #endif
 
@@ -72,8 +73,8 @@ float dot_ggml_order(const float* x, const float* y, int64_t n) {
   return static_cast<float>(sum);
 }
 
-void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out) {
+void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out) {
   float q[kMaxHeadDim], key[kMaxHeadDim], acc[kMaxHeadDim];
   for (int64_t d = 0; d < head_dim; ++d) {
     q[d] = round_to(kv.type, q_in[d]);
@@ -82,14 +83,15 @@ void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head
   const int64_t row_bytes = loom::row_bytes(kv.type, kv.row_stride);
   float max_score = -INFINITY;
   float sum = 0.0f;
-  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
-    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
-    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
-    for (int64_t r = 0; r < n_rows; ++r) {
+  const detail::ScoreAdjust adjust(params, n_kv);
+  for (int64_t j = adjust.first; j < n_kv; ++j) {
+    const int64_t block_offset = kv.blocks[j / kv.block_size] * kv.block_stride;
+    const int64_t r = j % kv.block_size;
+    {
       const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
       const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
       for (int64_t d = 0; d < head_dim; ++d) key[d] = load(key_row, kv.type, kv.offset + d);
-      const float score = dot_ggml_order(q, key, head_dim) * scale;
+      const float score = adjust(dot_ggml_order(q, key, head_dim), j);
       // Online softmax: rescale what was accumulated when a new maximum appears.
       float old_scale = 1.0f;
       float weight = 1.0f;
@@ -107,26 +109,36 @@ void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head
       sum = std::fma(sum, old_scale, weight);
     }
   }
-  const float inv_sum = 1.0f / sum;
+  const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;
   for (int64_t d = 0; d < head_dim; ++d) out[d] = acc[d] * inv_sum;
 }
 
 }  // namespace ref
 
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out) {
+float alibi_slope(int64_t head, int64_t n_head, float max_bias) {
+  if (max_bias <= 0.0f) return 0.0f;
+  const auto n_head_log2 = static_cast<int64_t>(1)
+                           << static_cast<int>(std::floor(std::log2(n_head)));
+  const float m0 = std::pow(2.0f, -max_bias / static_cast<float>(n_head_log2));
+  const float m1 = std::pow(2.0f, -(max_bias / 2.0f) / static_cast<float>(n_head_log2));
+  return head < n_head_log2 ? std::pow(m0, static_cast<float>(head + 1))
+                            : std::pow(m1, static_cast<float>(2 * (head - n_head_log2) + 1));
+}
+
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out) {
   if (head_dim > kMaxHeadDim) fail("head size {} exceeds the supported {}", head_dim, kMaxHeadDim);
 #if LOOM_KERNELS_HAVE_AVX2
   if (active_isa() >= Isa::kAvx512 && head_dim % 16 == 0 && kv.offset % 16 == 0) {
-    avx512::attend_head(q, kv, n_kv, head_dim, scale, out);
+    avx512::attend_head(q, kv, n_kv, head_dim, params, out);
     return;
   }
   if (active_isa() >= Isa::kAvx2 && head_dim % 8 == 0) {
-    avx2::attend_head(q, kv, n_kv, head_dim, scale, out);
+    avx2::attend_head(q, kv, n_kv, head_dim, params, out);
     return;
   }
 #endif
-  ref::attend_head(q, kv, n_kv, head_dim, scale, out);
+  ref::attend_head(q, kv, n_kv, head_dim, params, out);
 }
 
 }  // namespace loom::kernels

@@ -32,18 +32,41 @@ struct KvView {
   int64_t offset = 0;               // first element of this head's slice in a row
 };
 
+// What a model adds to plain scaled dot-product attention, applied to each score s of key
+// j for the query at position n_kv - 1, in the reference engine's order:
+//   s = scale * q.k_j; with softcap: s = softcap * tanh(s / softcap); s -= alibi_slope * (n_kv-1-j)
+// and only keys j >= first are seen (a sliding window of n: first = n_kv - n).
+struct AttentionParams {
+  float scale = 1.0f;
+  float softcap = 0.0f;      // 0: none
+  float alibi_slope = 0.0f;  // 0: no ALiBi
+  int64_t first = 0;         // first visible position
+};
+
+// ALiBi slope of head h of n_head for a maximum bias (ggml's m0 / m1 rule, which handles
+// head counts that are not powers of two).
+float alibi_slope(int64_t head, int64_t n_head, float max_bias);
+
 // Largest head size supported (the query and accumulator live on the stack).
 constexpr int64_t kMaxHeadDim = 512;
 
 // out[d] = sum_j softmax_j(scale * q.k_j) * v_j[d] over j < n_kv.
 // q: (head_dim) f32; out: (head_dim) f32. head_dim <= kMaxHeadDim. With a Q8_0 cache the
 // AVX2 path also needs offset to be a multiple of 8 (true when head_dim is).
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out);
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out);
+inline void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                        float scale, float* out) {
+  attend_head(q, kv, n_kv, head_dim, AttentionParams{.scale = scale}, out);
+}
 
 namespace ref {
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out);
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out);
+inline void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                        float scale, float* out) {
+  ref::attend_head(q, kv, n_kv, head_dim, AttentionParams{.scale = scale}, out);
+}
 // ggml's dot-product order (see above) for f32 operands, as used for scores.
 float dot_ggml_order(const float* x, const float* y, int64_t n);
 }  // namespace ref

@@ -101,9 +101,9 @@ struct Ops {
 
 }  // namespace
 
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                 float* out) {
-  detail::attend_head_with<Ops>(q, kv, n_kv, head_dim, scale, out);
+void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                 const AttentionParams& params, float* out) {
+  detail::attend_head_with<Ops>(q, kv, n_kv, head_dim, params, out);
 }
 
 }  // namespace loom::kernels::avx512

@@ -16,12 +16,13 @@
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/attention_score.h"
 
 namespace loom::kernels::detail {
 
 template <typename Ops, DType kType>
-void attend_online(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                   float* out) {
+void attend_online(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                   const AttentionParams& params, float* out) {
   constexpr int kLanes = Ops::kLanes;
   alignas(64) float q[kMaxHeadDim];
   alignas(64) float acc[kMaxHeadDim];
@@ -32,13 +33,15 @@ void attend_online(const float* q_in, const KvView& kv, int64_t n_kv, int64_t he
   const int64_t row_bytes = loom::row_bytes(kType, kv.row_stride);
   float max_score = -INFINITY;
   float sum = 0.0f;
-  for (int64_t start = 0, b = 0; start < n_kv; start += kv.block_size, ++b) {
-    const int64_t block_offset = kv.blocks[b] * kv.block_stride;
-    const int64_t n_rows = std::min(kv.block_size, n_kv - start);
-    for (int64_t r = 0; r < n_rows; ++r) {
+  const ScoreAdjust adjust(params, n_kv);
+  for (int64_t j = adjust.first; j < n_kv;) {
+    const int64_t block_offset = kv.blocks[j / kv.block_size] * kv.block_stride;
+    const int64_t block_end = std::min(n_kv, (j / kv.block_size + 1) * kv.block_size);
+    for (; j < block_end; ++j) {
+      const int64_t r = j % kv.block_size;
       const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
       const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
-      const float score = Ops::template dot<kType>(q, key_row, kv.offset, head_dim) * scale;
+      const float score = adjust(Ops::template dot<kType>(q, key_row, kv.offset, head_dim), j);
       float old_scale = 1.0f;
       float weight = 1.0f;
       if (score > max_score) {
@@ -59,7 +62,7 @@ void attend_online(const float* q_in, const KvView& kv, int64_t n_kv, int64_t he
       sum = std::fma(sum, old_scale, weight);
     }
   }
-  const auto inv_sum = Ops::set1(1.0f / sum);
+  const auto inv_sum = Ops::set1(sum == 0.0f ? 0.0f : 1.0f / sum);
   for (int64_t d = 0; d < head_dim; d += kLanes) {
     Ops::storeu(out + d, Ops::mul(Ops::load(acc + d), inv_sum));
   }
@@ -67,15 +70,15 @@ void attend_online(const float* q_in, const KvView& kv, int64_t n_kv, int64_t he
 
 // attend_online for the cache type of kv.
 template <typename Ops>
-void attend_head_with(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim, float scale,
-                      float* out) {
+void attend_head_with(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
+                      const AttentionParams& params, float* out) {
   switch (kv.type) {
     case DType::F16:
-      return attend_online<Ops, DType::F16>(q, kv, n_kv, head_dim, scale, out);
+      return attend_online<Ops, DType::F16>(q, kv, n_kv, head_dim, params, out);
     case DType::Q8_0:
-      return attend_online<Ops, DType::Q8_0>(q, kv, n_kv, head_dim, scale, out);
+      return attend_online<Ops, DType::Q8_0>(q, kv, n_kv, head_dim, params, out);
     default:
-      return attend_online<Ops, DType::F32>(q, kv, n_kv, head_dim, scale, out);
+      return attend_online<Ops, DType::F32>(q, kv, n_kv, head_dim, params, out);
   }
 }
 

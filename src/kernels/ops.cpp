@@ -1,5 +1,4 @@
-// Dispatch of ops.h to the instruction set chosen in isa.h, and RoPE, which is cheap
-// enough (one sin/cos pair per rotated pair) to need no SIMD version.
+// Dispatch of ops.h to the instruction set chosen in isa.h.
 #include "kernels/ops.h"
 
 #include <cmath>
@@ -14,6 +13,14 @@ namespace {
 [[maybe_unused]] inline bool use_avx2() {
 #if LOOM_KERNELS_HAVE_AVX2
   return active_isa() >= Isa::kAvx2;
+#else
+  return false;
+#endif
+}
+
+[[maybe_unused]] inline bool use_avx512() {
+#if LOOM_KERNELS_HAVE_AVX2
+  return active_isa() >= Isa::kAvx512;
 #else
   return false;
 #endif
@@ -49,45 +56,37 @@ void add(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
-// As ggml_rope_cache_init with freq_scale = 1, no YaRN, no frequency factors:
-// theta_scale = freq_base^(-2 / n_rot) and theta = pos, multiplied by theta_scale per
-// pair, all in f32.
-void rope_angles(int64_t n_rot, int64_t pos, float freq_base, float* cos_sin) {
-  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
-  auto theta = static_cast<float>(pos);
-  for (int64_t i = 0; i + 1 < n_rot; i += 2) {
-    cos_sin[i] = std::cos(theta);
-    cos_sin[i + 1] = std::sin(theta);
-    theta *= theta_scale;
-  }
+void layernorm(const float* x, const float* weight, const float* bias, int64_t n, float eps,
+               float* out) {
+#if LOOM_KERNELS_HAVE_AVX2
+  if (use_avx512()) return detail::avx512::layernorm(x, weight, bias, n, eps, out);
+  if (use_avx2()) return detail::avx2::layernorm(x, weight, bias, n, eps, out);
+#endif
+  ref::layernorm(x, weight, bias, n, eps, out);
 }
 
-void rope_rotate(float* x, int64_t n_rot, const float* cos_sin) {
-  for (int64_t i = 0; i + 1 < n_rot; i += 2) {
-    const float c = cos_sin[i];
-    const float s = cos_sin[i + 1];
-    const float x0 = x[i];
-    const float x1 = x[i + 1];
-    x[i] = x0 * c - x1 * s;
-    x[i + 1] = x0 * s + x1 * c;
-  }
+void gelu(float* x, int64_t n) {
+#if LOOM_KERNELS_HAVE_AVX2
+  if (use_avx512()) return detail::avx512::gelu(x, n);
+  if (use_avx2()) return detail::avx2::gelu(x, n);
+#endif
+  ref::gelu(x, n);
 }
 
-void rope(float* x, int64_t head_dim, int64_t n_rot, int64_t pos, float freq_base) {
-  if (n_rot > head_dim || n_rot % 2 != 0) {
-    fail("rope: n_rot {} must be even and at most head_dim {}", n_rot, head_dim);
-  }
-  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
-  auto theta = static_cast<float>(pos);
-  for (int64_t i = 0; i < n_rot; i += 2) {
-    const float c = std::cos(theta);
-    const float s = std::sin(theta);
-    const float x0 = x[i];
-    const float x1 = x[i + 1];
-    x[i] = x0 * c - x1 * s;
-    x[i + 1] = x0 * s + x1 * c;
-    theta *= theta_scale;
-  }
+void geglu(float* gate, const float* up, int64_t n) {
+#if LOOM_KERNELS_HAVE_AVX2
+  if (use_avx512()) return detail::avx512::geglu(gate, up, n);
+  if (use_avx2()) return detail::avx2::geglu(gate, up, n);
+#endif
+  ref::geglu(gate, up, n);
+}
+
+void softcap(float* x, int64_t n, float cap) {
+#if LOOM_KERNELS_HAVE_AVX2
+  if (use_avx512()) return detail::avx512::softcap(x, n, cap);
+  if (use_avx2()) return detail::avx2::softcap(x, n, cap);
+#endif
+  ref::softcap(x, n, cap);
 }
 
 }  // namespace loom::kernels

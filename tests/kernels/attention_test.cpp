@@ -12,12 +12,20 @@
 #include <random>
 #include <vector>
 
+#include "core/fp16.h"
 #include "kernels/isa.h"
 #include "kernels/quantize.h"
 #include "test_util.h"
 
 namespace loom::kernels {
 namespace {
+
+// The kernel against softmax in double: with an F16 cache the weighted sum is rounded to
+// F16 at every key (2^-11 relative each), so the error grows with the output; F32 and Q8_0
+// (read as F32) are off by f32 rounding only.
+double tolerance(DType type, double expected) {
+  return type == DType::F16 ? 2e-3 * (1 + std::fabs(expected)) : 1e-5;
+}
 
 struct Case {
   int64_t head_dim, n_kv, n_head_kv;
@@ -97,24 +105,36 @@ Paged page(const Data& d, int64_t n_kv, int64_t block_size, uint32_t seed) {
   return p;
 }
 
-std::vector<double> naive(const Data& d, int64_t n_kv, int64_t head_dim, float scale) {
-  std::vector<double> scores(n_kv), out(head_dim, 0.0);
+// softmax_j(s_j) v_j in double, s_j as AttentionParams defines it: scale * q.k_j, capped
+// by softcap * tanh(s / softcap), minus alibi_slope * (n_kv - 1 - j), for first <= j < n_kv.
+// The query is taken as the kernel takes it: rounded to an F16 cache's type.
+std::vector<double> naive(const Data& d, int64_t n_kv, int64_t head_dim, const AttentionParams& p) {
+  const int64_t first = std::max<int64_t>(0, p.first);
+  std::vector<double> scores(n_kv, -INFINITY), out(head_dim, 0.0);
   double max_score = -INFINITY, sum = 0;
-  for (int64_t j = 0; j < n_kv; ++j) {
+  for (int64_t j = first; j < n_kv; ++j) {
     double dot = 0;
     for (int64_t e = 0; e < head_dim; ++e) {
-      dot += static_cast<double>(d.q[e]) * d.key_f[j * d.view.row_stride + d.view.offset + e];
+      const float q = d.view.type == DType::F16 ? fp16_to_fp32(fp32_to_fp16(d.q[e])) : d.q[e];
+      dot += static_cast<double>(q) * d.key_f[j * d.view.row_stride + d.view.offset + e];
     }
-    scores[j] = dot * scale;
-    max_score = std::max(max_score, scores[j]);
+    double s = dot * p.scale;
+    if (p.softcap != 0.0f) s = p.softcap * std::tanh(s / p.softcap);
+    s -= static_cast<double>(p.alibi_slope) * static_cast<double>(n_kv - 1 - j);
+    scores[j] = s;
+    max_score = std::max(max_score, s);
   }
-  for (double& s : scores) sum += s = std::exp(s - max_score);
-  for (int64_t j = 0; j < n_kv; ++j) {
+  for (int64_t j = first; j < n_kv; ++j) sum += scores[j] = std::exp(scores[j] - max_score);
+  for (int64_t j = first; j < n_kv; ++j) {
     for (int64_t e = 0; e < head_dim; ++e) {
       out[e] += scores[j] / sum * d.value_f[j * d.view.row_stride + d.view.offset + e];
     }
   }
   return out;
+}
+
+std::vector<double> naive(const Data& d, int64_t n_kv, int64_t head_dim, float scale) {
+  return naive(d, n_kv, head_dim, AttentionParams{.scale = scale});
 }
 
 // Runs `f` once with each SIMD instruction set this CPU has selected (AVX2, AVX-512);
@@ -142,10 +162,11 @@ TEST_P(Attention, MatchesPlainSoftmaxWithinCacheRounding) {
     std::vector<float> out(c.head_dim);
     ref::attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, scale, out.data());
     const std::vector<double> expected = naive(d, c.n_kv, c.head_dim, scale);
-    // F16 accumulation: a few half-precision ulps of values of magnitude ~1. Q8_0 is
-    // compared with its own dequantized rows, so it is as exact as F32.
-    const double tolerance = c.type == DType::F16 ? 2e-2 : 1e-5;
-    for (int64_t e = 0; e < c.head_dim; ++e) EXPECT_NEAR(out[e], expected[e], tolerance) << e;
+    // F16 accumulation: a few half-precision ulps of the output. Q8_0 is compared with
+    // its own dequantized rows, so it is as exact as F32.
+    for (int64_t e = 0; e < c.head_dim; ++e) {
+      EXPECT_NEAR(out[e], expected[e], tolerance(c.type, expected[e])) << e;
+    }
   }
 }
 
@@ -187,6 +208,84 @@ TEST_P(Attention, BlocksAreBitIdenticalToContiguousRows) {
   }
 }
 
+// What models add to plain attention, alone and together: a soft-cap that bites (scores
+// scaled up so that many exceed it), ALiBi, a sliding window (first > 0), all three.
+struct NamedParams {
+  const char* name;
+  AttentionParams params;
+};
+
+std::vector<NamedParams> params_for(const Case& c) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  return {
+      {"softcap", {.scale = 8.0f * scale, .softcap = 2.5f}},
+      {"alibi", {.scale = scale, .alibi_slope = 0.25f}},
+      {"window", {.scale = scale, .first = c.n_kv / 2}},
+      {"last key only", {.scale = scale, .first = c.n_kv - 1}},
+      {"all", {.scale = 8.0f * scale, .softcap = 3.0f, .alibi_slope = 0.125f, .first = c.n_kv / 3}},
+  };
+}
+
+// The scalar reference with each AttentionParams against softmax in double: F16 is off
+// by the cache's roundings (the accumulator is F16), F32 and Q8_0 (compared with its own
+// dequantized rows) by little more than f32 rounding.
+TEST_P(Attention, ParamsMatchPlainSoftmax) {
+  const Case c = GetParam();
+  const Data d = make(c, c.n_head_kv - 1, 23);
+  for (const NamedParams& np : params_for(c)) {
+    SCOPED_TRACE(np.name);
+    std::vector<float> out(c.head_dim);
+    ref::attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, np.params, out.data());
+    const std::vector<double> expected = naive(d, c.n_kv, c.head_dim, np.params);
+    for (int64_t e = 0; e < c.head_dim; ++e) {
+      ASSERT_NEAR(out[e], expected[e], tolerance(c.type, expected[e])) << e;
+    }
+  }
+}
+
+TEST_P(Attention, ParamsSimdIsBitIdenticalToScalar) {
+  const Case c = GetParam();
+  if (!cpu_supports(Isa::kAvx2) || c.head_dim % 8 != 0) GTEST_SKIP() << "no SIMD path here";
+  const Data d = make(c, c.n_head_kv - 1, 31);
+  for (const NamedParams& np : params_for(c)) {
+    SCOPED_TRACE(np.name);
+    std::vector<float> a(c.head_dim);
+    ref::attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, np.params, a.data());
+    with_each_simd_isa([&] {
+      std::vector<float> b(c.head_dim);
+      attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, np.params, b.data());
+      EXPECT_EQ(a, b);
+      // The same over scattered blocks.
+      const Paged p = page(d, c.n_kv, 7, 3);
+      std::fill(b.begin(), b.end(), 0.0f);
+      attend_head(d.q.data(), p.view, c.n_kv, c.head_dim, np.params, b.data());
+      EXPECT_EQ(a, b);
+    });
+  }
+}
+
+// A window starting at `first` is attention over the rows from `first` on, bit for bit
+// (no ALiBi: its bias depends on the absolute distance, not on where the rows start).
+TEST_P(Attention, WindowEqualsTheRowsItSees) {
+  const Case c = GetParam();
+  const Data d = make(c, 0, 47);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  const int64_t first = c.n_kv / 2;
+  KvView tail = d.view;
+  const int64_t bytes = row_bytes(c.type, d.view.row_stride);
+  tail.keys += first * bytes;
+  tail.values += first * bytes;
+  for (Isa isa : testing::supported_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    testing::ScopedIsa scoped(isa);
+    std::vector<float> windowed(c.head_dim), rows(c.head_dim);
+    attend_head(d.q.data(), d.view, c.n_kv, c.head_dim,
+                AttentionParams{.scale = scale, .first = first}, windowed.data());
+    attend_head(d.q.data(), tail, c.n_kv - first, c.head_dim, scale, rows.data());
+    EXPECT_EQ(windowed, rows);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Attention,
     ::testing::Values(
@@ -211,6 +310,31 @@ TEST(AttentionQ8_0, EqualsF32CacheOfTheDequantizedRows) {
   ref::attend_head(d.q.data(), d.view, c.n_kv, c.head_dim, scale, a.data());
   ref::attend_head(d.q.data(), f32, c.n_kv, c.head_dim, scale, b.data());
   EXPECT_EQ(a, b);
+}
+
+// ggml's rule: m0 = 2^(-max_bias / n) and m1 = 2^(-max_bias / 2n) for n the largest power
+// of two <= n_head; the first n heads get m0^(h+1), the rest m1^(2(h-n)+1).
+TEST(Alibi, SlopesOfFourAndSixHeads) {
+  const float four[] = {0x1p-2f, 0x1p-4f, 0x1p-6f, 0x1p-8f};
+  for (int64_t h = 0; h < 4; ++h) EXPECT_EQ(alibi_slope(h, 4, 8.0f), four[h]) << h;
+  const float six[] = {0x1p-2f, 0x1p-4f, 0x1p-6f, 0x1p-8f, 0x1p-1f, 0x1p-3f};
+  for (int64_t h = 0; h < 6; ++h) EXPECT_EQ(alibi_slope(h, 6, 8.0f), six[h]) << h;
+  EXPECT_EQ(alibi_slope(3, 6, 0.0f), 0.0f);  // no max_bias: no ALiBi
+}
+
+// ALiBi with a slope so steep that only the newest key counts: the output is its value.
+TEST(Alibi, SteepSlopeSelectsTheNewestKey) {
+  const Case c{16, 20, 1, DType::F32};
+  const Data d = make(c, 0, 5);
+  for (Isa isa : testing::supported_isas()) {
+    testing::ScopedIsa scoped(isa);
+    std::vector<float> out(c.head_dim);
+    attend_head(d.q.data(), d.view, c.n_kv, c.head_dim,
+                AttentionParams{.scale = 0.25f, .alibi_slope = 1000.0f}, out.data());
+    for (int64_t e = 0; e < c.head_dim; ++e) {
+      EXPECT_EQ(out[e], d.value_f[(c.n_kv - 1) * c.head_dim + e]) << isa_name(isa) << " " << e;
+    }
+  }
 }
 
 TEST(AttentionOrder, DotFollowsGgmlsSummationOrder) {

@@ -1,6 +1,7 @@
 // ops.h: the fast paths against the ggml-rounding references, the references against
 // hand-derived values, and RoPE against its definition.
 #include "kernels/ops.h"
+#include "kernels/rope.h"
 
 #include <gtest/gtest.h>
 
@@ -180,7 +181,7 @@ TEST(Rope, AnglesFollowTheF32Recurrence) {
   const int64_t n_rot = 64;
   const int64_t pos = 517;
   std::vector<float> angles(n_rot);
-  rope_angles(n_rot, pos, 10000.0f, angles.data());
+  rope_angles(RopeParams{.n_rot = n_rot, .freq_base = 10000.0f}, pos, angles.data());
   const float theta_scale = std::pow(10000.0f, -2.0f / 64.0f);
   float theta = 517.0f;
   for (int64_t i = 0; i < n_rot; i += 2) {
@@ -197,7 +198,7 @@ TEST(Rope, TwoStepFormIsBitIdentical) {
     std::vector<float> two = x;
     rope(one.data(), 128, 96, pos, 500000.0f);
     std::vector<float> angles(96);
-    rope_angles(96, pos, 500000.0f, angles.data());
+    rope_angles(RopeParams{.n_rot = 96, .freq_base = 500000.0f}, pos, angles.data());
     rope_rotate(two.data(), 96, angles.data());
     EXPECT_EQ(one, two) << "pos " << pos;
   }

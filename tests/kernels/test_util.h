@@ -2,6 +2,7 @@
 // the previous choice.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -41,6 +42,37 @@ inline std::vector<Isa> supported_isas() {
     if (cpu_supports(isa)) isas.push_back(isa);
   }
   return isas;
+}
+
+// Row lengths for comparing a SIMD path with its scalar reference: every remainder modulo
+// the vector widths (1..200), around powers of two, and long rows with a ragged end.
+inline std::vector<int64_t> simd_test_lengths() {
+  std::vector<int64_t> lengths;
+  for (int64_t n = 1; n <= 200; ++n) lengths.push_back(n);
+  for (int64_t n : {255, 256, 257, 1000, 2048, 4096 + 13}) lengths.push_back(n);
+  return lengths;
+}
+
+// Index of the first element whose bits differ (NaNs included), or -1.
+inline int64_t first_bit_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::bit_cast<uint32_t>(a[i]) != std::bit_cast<uint32_t>(b[i])) {
+      return static_cast<int64_t>(i);
+    }
+  }
+  return -1;
+}
+
+// x with about a quarter of its elements (chosen at random) replaced by values from
+// `specials`: the edges of a kernel's branches, mixed into ordinary data.
+inline std::vector<float> sprinkle(std::vector<float> x, const std::vector<float>& specials,
+                                   uint32_t seed) {
+  std::mt19937 rng(seed);
+  for (float& v : x) {
+    if (rng() % 4 == 0) v = specials[rng() % specials.size()];
+  }
+  return x;
 }
 
 }  // namespace loom::kernels::testing
