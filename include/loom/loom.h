@@ -46,7 +46,14 @@ struct ModelInfo {
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
   int64_t n_ff = 0;
+  // What loom applies for this architecture, one line each (norm, activation, RoPE kind
+  // and scaling, windows, soft-caps ...), as `loom info` lists it.
+  std::vector<std::string> features;
 };
+
+// ModelInfo::features for the GGUF file at `path`, read from its metadata without loading
+// the weights. loom::Error naming what loom does not run (architecture, RoPE scaling, key).
+std::vector<std::string> architecture_features(const std::string& path);
 
 struct LoadOptions {
   // Lock the weights in memory (mlock) so they are never paged out; loom::Error naming the

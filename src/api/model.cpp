@@ -1,6 +1,7 @@
 #include "api/model_impl.h"
 #include "core/error.h"
 #include "core/memory.h"
+#include "model/architectures.h"
 
 namespace loom {
 
@@ -35,6 +36,7 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   info.n_head = c.n_head;
   info.n_head_kv = c.n_head_kv;
   info.n_ff = c.n_ff;
+  info.features = impl->transformer->features();
   return std::shared_ptr<Model>(new Model(std::move(impl)));
 }
 
@@ -69,6 +71,12 @@ std::string Model::token_piece(int32_t token) const {
   if (token < 0 || token >= n_vocab())
     fail("token id {} is out of range [0, {})", token, n_vocab());
   return impl_->tokenizer->token_to_piece(token, /*render_special=*/true);
+}
+
+std::vector<std::string> architecture_features(const std::string& path) {
+  const std::unique_ptr<gguf::GgufFile> file = gguf::GgufFile::open(path);
+  require_supported_architecture(*file);
+  return describe_architecture(*file, ModelConfig::from_gguf(*file)).features();
 }
 
 int64_t peak_memory_bytes() {

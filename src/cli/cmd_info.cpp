@@ -8,6 +8,8 @@
 
 #include "cli/commands.h"
 #include "gguf/gguf_file.h"
+#include "loom/error.h"
+#include "loom/loom.h"
 
 namespace loom::cli {
 namespace {
@@ -70,6 +72,14 @@ int info(const std::string& path, bool show_tensors) {
              static_cast<double>(file->file_size()) / (1 << 20), file->alignment());
   fmt::print("architecture: {}\n", arch);
   if (auto name = file->get_string("general.name")) fmt::print("name:         {}\n", *name);
+  // What loom computes for this architecture (or why it cannot run the file).
+  try {
+    const std::vector<std::string> features = architecture_features(path);
+    fmt::print("loom applies:\n");
+    for (const std::string& f : features) fmt::print("  - {}\n", f);
+  } catch (const Error& e) {
+    fmt::print("loom cannot run this file: {}\n", e.what());
+  }
 
   const char* kHyper[] = {"context_length",
                           "embedding_length",
@@ -77,7 +87,10 @@ int info(const std::string& path, bool show_tensors) {
                           "feed_forward_length",
                           "attention.head_count",
                           "attention.head_count_kv",
+                          "attention.key_length",
                           "attention.layer_norm_rms_epsilon",
+                          "attention.layer_norm_epsilon",
+                          "attention.sliding_window",
                           "rope.freq_base",
                           "rope.dimension_count",
                           "vocab_size"};

@@ -82,6 +82,7 @@ int64_t KvCache::blocks_needed(int64_t seq, int64_t begin, int64_t end) const {
   const int64_t want = blocks_for(end);
   int64_t needed = std::max<int64_t>(0, want - have);
   for (int64_t i = begin / block_size_; i < std::min(have, want); ++i) {
+    if (table[i] == kNoBlock) fail("position {} of sequence {} was released", i * block_size_, seq);
     if (ref_counts_[table[i]] > 1) ++needed;  // shared: written, so copied first
   }
   return needed;
@@ -121,14 +122,26 @@ void KvCache::share(int64_t from, int64_t to, int64_t n_positions) {
   std::vector<int32_t>& target = tables_[to];
   for (int64_t i = 0; i < n; ++i) {
     target.push_back(source[i]);
-    ++ref_counts_[source[i]];
+    if (source[i] != kNoBlock) ++ref_counts_[source[i]];
   }
 }
 
 void KvCache::release(int64_t seq) {
   std::vector<int32_t>& table = tables_.at(seq);
-  for (auto it = table.rbegin(); it != table.rend(); ++it) drop_block(*it);
+  for (auto it = table.rbegin(); it != table.rend(); ++it) {
+    if (*it != kNoBlock) drop_block(*it);
+  }
   table.clear();
+}
+
+void KvCache::release_before(int64_t seq, int64_t pos) {
+  std::vector<int32_t>& table = tables_.at(seq);
+  const int64_t n = std::min<int64_t>(pos / block_size_, static_cast<int64_t>(table.size()));
+  for (int64_t i = 0; i < n; ++i) {
+    if (table[i] == kNoBlock) continue;
+    drop_block(table[i]);
+    table[i] = kNoBlock;
+  }
 }
 
 void KvCache::store(int64_t layer, int64_t seq, int64_t pos, const float* key, const float* value) {

@@ -9,6 +9,10 @@
 // is shared is copied (copy-on-write) only when one of its owners writes into it, which
 // happens only to the last, partly filled block of a forked sequence.
 //
+// A model whose every layer attends only to a sliding window frees the blocks that have
+// left the window (release_before): a long Mistral-style generation holds window/16 + 1
+// blocks, not its whole length.
+//
 // Element types: F16 (the default, as the reference engine stores it), F32, or Q8_0
 // (blocks of 32 along the row, each an fp16 scale and 32 int8, as ggml's).
 #pragma once
@@ -60,6 +64,11 @@ class KvCache {
   void share(int64_t from, int64_t to, int64_t n_positions);
   // Returns every block of `seq` (those no other sequence shares go back to the pool).
   void release(int64_t seq);
+  // Returns the blocks of `seq` that hold only positions before `pos` (they have left every
+  // layer's sliding window); their table entries become kNoBlock. Positions before `pos`
+  // must never be read or written again.
+  void release_before(int64_t seq, int64_t pos);
+  static constexpr int32_t kNoBlock = -1;
 
   // Writes one position's key and value rows (kv_dim f32 each), converting to type().
   // Reserves the position first if the caller has not.

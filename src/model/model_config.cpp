@@ -31,9 +31,14 @@ ModelConfig ModelConfig::from_gguf(const gguf::GgufFile& file) {
   c.n_head_kv = file.get_int(p + "attention.head_count_kv").value_or(c.n_head);
   c.head_dim = file.get_int(p + "attention.key_length").value_or(c.n_embd / c.n_head);
   c.n_rot = file.get_int(p + "rope.dimension_count").value_or(c.head_dim);
-  c.rms_norm_eps =
-      static_cast<float>(file.get_float(p + "attention.layer_norm_rms_epsilon").value_or(1e-5));
-  c.rope_freq_base = static_cast<float>(file.get_float(p + "rope.freq_base").value_or(10000.0));
+  const int64_t value_dim = file.get_int(p + "attention.value_length").value_or(c.head_dim);
+  if (value_dim != c.head_dim) {
+    fail(
+        "{}: '{}attention.value_length' ({}) differs from the key length ({}); loom needs "
+        "them equal",
+        file.path(), p, value_dim, c.head_dim);
+  }
+  if (c.head_dim <= 0) fail("{}: '{}attention.key_length' must be positive", file.path(), p);
 
   if (c.n_head_kv <= 0 || c.n_head % c.n_head_kv != 0) {
     fail("{}: '{}attention.head_count' ({}) must be a multiple of 'attention.head_count_kv' ({})",

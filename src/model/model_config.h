@@ -1,4 +1,5 @@
-// Hyperparameters of a model, read from the `<arch>.*` keys of its GGUF metadata.
+// Hyperparameters of a model (sizes), read from the `<arch>.*` keys of its GGUF metadata.
+// What the architecture does with them is model/arch_spec.h.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,7 @@ struct ModelConfig {
   int64_t n_head_kv = 0;  // grouped-query attention: n_head is a multiple of it
   int64_t head_dim = 0;
   int64_t n_ff = 0;   // feed-forward hidden size
-  int64_t n_rot = 0;  // rotated dimensions per head
-  float rms_norm_eps = 1e-5f;
-  float rope_freq_base = 10000.0f;
+  int64_t n_rot = 0;  // rotated dimensions per head (when the architecture uses RoPE)
 
   int64_t kv_dim() const { return n_head_kv * head_dim; }
   int64_t q_dim() const { return n_head * head_dim; }

@@ -1,19 +1,15 @@
 #include "model/transformer.h"
 
-#include "core/error.h"
-#include "gguf/gguf_file.h"
-#include "model/llama.h"
+#include "model/architectures.h"
+#include "model/decoder.h"
 
 namespace loom {
 
 std::unique_ptr<Transformer> Transformer::load(std::shared_ptr<const gguf::GgufFile> file) {
+  require_supported_architecture(*file);
   ModelConfig config = ModelConfig::from_gguf(*file);
-  // Architectures that share the Llama block layout and tensor names.
-  if (config.architecture == "llama" || config.architecture == "mistral") {
-    return std::make_unique<LlamaTransformer>(std::move(file), std::move(config));
-  }
-  fail("{}: architecture '{}' is not supported yet (supported: llama)", file->path(),
-       config.architecture);
+  ArchSpec spec = describe_architecture(*file, config);
+  return std::make_unique<DecoderTransformer>(std::move(file), std::move(config), std::move(spec));
 }
 
 }  // namespace loom

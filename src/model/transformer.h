@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "core/thread_pool.h"
 #include "model/batch.h"
@@ -28,6 +30,14 @@ class Transformer {
   virtual ~Transformer() = default;
 
   const ModelConfig& config() const { return config_; }
+  // What loom applies for this architecture, one line each (`loom info`).
+  virtual std::vector<std::string> features() const { return {}; }
+  // How far back a new token attends on every layer (the smallest sliding window when every
+  // layer has one); 0 = some layer sees the whole sequence. The KV cache frees what lies
+  // further back.
+  virtual int64_t attention_span() const { return 0; }
+  // Positions the model can encode (learned position embeddings); 0 = no limit.
+  virtual int64_t max_positions() const { return 0; }
   // Bytes of weights the forward pass reads for one token (for bandwidth figures).
   virtual int64_t weight_bytes() const = 0;
   // Bytes of weights copied at load into the SIMD kernels' layout (0 when none); the

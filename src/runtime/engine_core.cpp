@@ -35,6 +35,12 @@ EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCor
   if (options_.max_sequences < 1)
     fail("max_sequences must be >= 1, got {}", options_.max_sequences);
   if (options_.batch_tokens < 1) fail("batch size must be >= 1, got {}", options_.batch_tokens);
+  if (model_->max_positions() > 0 && context_ > model_->max_positions()) {
+    fail(
+        "a context of {} positions is more than this model's {} learned positions: use a "
+        "context of at most {}",
+        context_, model_->max_positions(), model_->max_positions());
+  }
   scratch_ = model_->make_scratch(options_.batch_tokens);
   slot_busy_.assign(static_cast<size_t>(options_.max_sequences), 0);
   logits_.resize(static_cast<size_t>(options_.max_sequences * config().n_vocab));
@@ -233,12 +239,19 @@ std::span<const EngineCore::Output> EngineCore::step() {
     counters_.prompt_positions += prompt_part;
     counters_.generated_positions += n - prompt_part;
     s->n_computed += n;
+    release_out_of_window(s->kv_slot, s->n_computed);
     if (!s->has_pending()) {
       outputs_.push_back(
           {s->id, logits_.data() + static_cast<int64_t>(outputs_.size()) * n_vocab, {}});
     }
   }
   return outputs_;
+}
+
+// The next position (n_computed) attends back to n_computed - span + 1 on every layer.
+void EngineCore::release_out_of_window(int32_t slot, int64_t n_computed) {
+  const int64_t span = model_->attention_span();
+  if (span > 0) kv_.release_before(slot, n_computed - span + 1);
 }
 
 void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {
@@ -255,6 +268,7 @@ void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {
         batch.add(tokens[p], static_cast<int32_t>(p), slot, true);
       kv_.reserve(slot, begin, end);
       model_->forward(batch, kv_, *scratch_, pool_, out + begin * n_vocab);
+      release_out_of_window(slot, end);
       counters_.prompt_positions += end - begin;
       ++counters_.steps;
     }

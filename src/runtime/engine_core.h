@@ -100,6 +100,7 @@ class EngineCore {
  private:
   Sequence& find(int64_t sequence_id);
   int32_t take_slot();
+  void release_out_of_window(int32_t slot, int64_t n_computed);
   int64_t kv_blocks_to_admit(int64_t n_prompt, int32_t n_sequences) const;
   int64_t kv_blocks_promised() const;
   // Most of the next `n` positions of `s` the free KV blocks can take (0 if none).

@@ -1,0 +1,69 @@
+// The weights of a decoder-only transformer of any supported family, as views into the
+// GGUF mapping (or packed copies for the SIMD kernels). Which optional pieces exist
+// (biases, fused projections, Q/K norms, post norms, position embeddings, rope_freqs) is
+// read from the tensor directory and the ArchSpec; a tensor the model does not use is an
+// error, never ignored.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "model/arch_spec.h"
+#include "model/model_config.h"
+
+namespace loom::gguf {
+class GgufFile;
+}
+
+namespace loom {
+
+// y = W x (+ b): W (rows, cols); bias (rows) or empty.
+struct Linear {
+  kernels::WeightMatrix w;
+  std::vector<float> bias;
+};
+
+// A norm's scale (n) and, for LayerNorm with bias, its shift (n) (empty when none).
+struct NormWeights {
+  std::vector<float> weight;
+  std::vector<float> bias;
+  const float* bias_or_null() const { return bias.empty() ? nullptr : bias.data(); }
+};
+
+struct DecoderLayerWeights {
+  NormWeights attn_norm;              // (n_embd)
+  Linear wq;                          // (n_head * head_dim, n_embd)
+  Linear wk;                          // (n_head_kv * head_dim, n_embd)
+  Linear wv;                          // (n_head_kv * head_dim, n_embd)
+  Linear wo;                          // (n_embd, n_head * head_dim)
+  std::vector<float> q_norm, k_norm;  // (head_dim) with ArchSpec::qk_norm
+  NormWeights attn_post_norm;         // (n_embd) with ArchSpec::post_norms
+  NormWeights ffn_norm;               // (n_embd)
+  Linear gate;                        // (n_ff, n_embd); rows 0 for a GELU MLP
+  Linear up;                          // (n_ff, n_embd)
+  Linear down;                        // (n_embd, n_ff)
+  NormWeights ffn_post_norm;          // (n_embd) with ArchSpec::post_norms
+
+  // Every projection the layer multiplies by (for byte counts, locking, packing).
+  std::vector<const Linear*> linears() const;
+  std::vector<Linear*> linears();
+};
+
+struct DecoderWeights {
+  kernels::WeightMatrix token_embd;     // (n_vocab, n_embd), read row by row
+  kernels::WeightMatrix position_embd;  // (n_ctx_train, n_embd) with learned positions
+  NormWeights embd_norm;                // (n_embd) with ArchSpec::embedding_norm
+  std::vector<DecoderLayerWeights> layers;
+  NormWeights output_norm;        // (n_embd)
+  Linear output;                  // (n_vocab, n_embd); token_embd when tied
+  std::vector<float> rope_freqs;  // (n_rot / 2) with ArchSpec::rope_freq_factors
+};
+
+// Loads and checks every tensor; loom::Error naming a missing, mis-shaped or unused one.
+// Projections are packed for the SIMD kernels where they use a packed layout; the bytes
+// copied are added to packed_bytes.
+DecoderWeights load_decoder_weights(const gguf::GgufFile& file, const ModelConfig& config,
+                                    const ArchSpec& spec, int64_t& packed_bytes);
+
+}  // namespace loom
