@@ -16,7 +16,9 @@ struct SynthOptions {
                                          // tokenizer.json (byte-level BPE, Llama 3 split)
   std::string output_path;
   uint64_t seed = 1;
-  int threads = 0;  // 0 = one per core
+  int threads = 0;      // 0 = one per core
+  int64_t n_layer = 0;  // 0 = the shape's; fewer (at least 1) writes the shape's first
+                        // layers only, at its real widths: a quick model for tests
 };
 
 // Names of the shapes synthesize_model knows, with a one-line description each.

@@ -28,6 +28,9 @@ Command add_synth(CLI::App& app) {
   cmd->add_option("-o,--output", options->output_path, "Output GGUF file")->required();
   cmd->add_option("--seed", options->seed, "Random seed of the weights")->capture_default_str();
   cmd->add_option("-t,--threads", options->threads, "Threads; 0 = one per core");
+  cmd->add_option("--layers", options->n_layer,
+                  "Write only the first N layers (at the shape's real widths); 0 = all")
+      ->capture_default_str();
   return [options] {
     synthesize_model(*options, [](uint64_t done, uint64_t total) {
       const int percent = total ? static_cast<int>(done * 100 / total) : 100;
