@@ -135,5 +135,74 @@ TEST(Rope, HeadDoesNotDependOnTheOtherHeads) {
   }
 }
 
+// Frequency factors divide each pair's angle and linear scaling multiplies it; both are
+// exact no-ops at 1, so plain RoPE keeps its bits.
+TEST(RopeAngles, FrequencyFactorsAndLinearScalingFollowTheirDefinition) {
+  const int64_t n_rot = 16;
+  const std::vector<float> factors = {1.0f, 2.442f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f, 8.0f};
+  for (int64_t pos : {0, 1, 37, 255}) {
+    RopeParams plain{.n_rot = n_rot, .freq_base = 500000.0f};
+    RopeParams scaled = plain;
+    scaled.freq_factors = factors.data();
+    scaled.freq_scale = 0.125f;
+    std::vector<float> a(n_rot), b(n_rot);
+    rope_angles(plain, pos, a.data());
+    rope_angles(scaled, pos, b.data());
+    for (int64_t i = 0; i < n_rot / 2; ++i) {
+      const double theta = static_cast<double>(pos) * std::pow(500000.0, -2.0 * i / n_rot);
+      EXPECT_NEAR(a[2 * i], std::cos(theta), 1e-5) << pos << " " << i;
+      const double scaled_theta = 0.125 * theta / factors[i];
+      EXPECT_NEAR(b[2 * i], std::cos(scaled_theta), 1e-5) << pos << " " << i;
+      EXPECT_NEAR(b[2 * i + 1], std::sin(scaled_theta), 1e-5) << pos << " " << i;
+    }
+  }
+  // With factors of 1 and no scaling the angles are the plain ones bit for bit.
+  const std::vector<float> ones(8, 1.0f);
+  RopeParams with_ones{.n_rot = n_rot, .freq_base = 10000.0f, .freq_factors = ones.data()};
+  std::vector<float> a(n_rot), b(n_rot);
+  rope_angles(RopeParams{.n_rot = n_rot, .freq_base = 10000.0f}, 1234, a.data());
+  rope_angles(with_ones, 1234, b.data());
+  EXPECT_EQ(a, b);
+}
+
+// YaRN: dimensions below the correction range keep their (extrapolated) angle, those above
+// it are interpolated by freq_scale, a ramp mixes the two between, and the magnitude is
+// attn_factor * (1 + 0.1 ln(1 / freq_scale)) (ggml's rope_yarn).
+TEST(RopeAngles, YarnMixesExtrapolationAndInterpolationByDimension) {
+  const int64_t n_rot = 64;
+  const float base = 1e6f;
+  const float scale = 0.25f;
+  float low = 0, high = 0;
+  yarn_corr_dims(n_rot, 4096, base, 32.0f, 1.0f, &low, &high);
+  // ggml_rope_yarn_corr_dim in double.
+  auto corr_dim = [&](double rotations) {
+    return n_rot * std::log(4096.0 / (rotations * 2 * M_PI)) /
+           (2 * std::log(static_cast<double>(base)));
+  };
+  EXPECT_EQ(low, std::max(0.0, std::floor(corr_dim(32.0))));
+  EXPECT_EQ(high, std::min(n_rot - 1.0, std::ceil(corr_dim(1.0))));
+  ASSERT_LT(low, high);
+
+  RopeParams p{.n_rot = n_rot,
+               .freq_base = base,
+               .freq_scale = scale,
+               .ext_factor = 1.0f,
+               .attn_factor = 0.9f,
+               .corr_low = low,
+               .corr_high = high};
+  const int64_t pos = 3000;
+  std::vector<float> angles(n_rot);
+  rope_angles(p, pos, angles.data());
+  const double mscale = 0.9 * (1.0 + 0.1 * std::log(1.0 / scale));
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    const double extrap = pos * std::pow(static_cast<double>(base), -2.0 * i / n_rot);
+    const double y = (i - low) / std::max(0.001, static_cast<double>(high - low));
+    const double ramp = 1.0 - std::min(1.0, std::max(0.0, y));
+    const double theta = scale * extrap * (1.0 - ramp) + extrap * ramp;
+    EXPECT_NEAR(angles[2 * i], std::cos(theta) * mscale, 2e-4) << i;
+    EXPECT_NEAR(angles[2 * i + 1], std::sin(theta) * mscale, 2e-4) << i;
+  }
+}
+
 }  // namespace
 }  // namespace loom::kernels

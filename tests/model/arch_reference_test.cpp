@@ -89,6 +89,7 @@ Request greedy_request(const ArchCase& c) {
 struct ArchModel {
   const char* name;
   double perplexity;  // the README's, stories-text.txt, c = 128
+  friend void PrintTo(const ArchModel& m, std::ostream* os) { *os << m.name; }
 };
 
 class ArchReference : public ::testing::TestWithParam<ArchModel> {

@@ -136,6 +136,25 @@ TEST(ArchSpec, FeaturesNameWhatIsApplied) {
   EXPECT_TRUE(has("per-head RMSNorm of Q and K"));
 }
 
+// Qwen2.5's long-context files ask for YaRN: read, and the model runs with it.
+TEST(ArchSpec, YarnScalingIsRead) {
+  EditedGguf f = EditedFile("qwen2", [](gguf::GgufWriter& w) {
+    w.add_string("qwen2.rope.scaling.type", "yarn");
+    w.add_f32("qwen2.rope.scaling.factor", 4.0f);
+    w.add_u32("qwen2.rope.scaling.original_context_length", 64);
+  });
+  const ArchSpec spec = spec_of(f.file());
+  EXPECT_EQ(spec.rope_scaling, RopeScalingKind::kYarn);
+  EXPECT_EQ(spec.rope_orig_ctx, 64);
+  EXPECT_EQ(spec.yarn_ext_factor, 1.0f);
+  // llama.cpp's attn factor: get_mscale(4) / (1 + 0.1 ln 4), cancelled in the kernel.
+  EXPECT_NEAR(spec.yarn_attn_factor, 1.0, 1e-6);
+  for (const LayerSpec& layer : spec.layers) EXPECT_EQ(layer.rope_freq_scale, 0.25f);
+  const std::vector<float> yarn = prefill_logits(f.file(), 6);
+  const std::vector<float> plain = prefill_logits(open_arch("qwen2"), 6);
+  EXPECT_NE(yarn, plain);
+}
+
 TEST(ArchRefusal, UnknownArchitectureIsNamed) {
   EditedGguf f = EditedFile(
       "qwen2", [](gguf::GgufWriter& w) { w.add_string("general.architecture", "falcon"); });
