@@ -3,7 +3,8 @@
 // so loom's figures can be set beside the reference engine's on the same file.
 //
 //   pp<N>: an N-token prompt computed from an empty cache, logits of its last row only.
-//   tg<N>: N tokens generated one step at a time after a one-token (BOS) prompt, greedy,
+//   tg<N>: N tokens generated one step at a time after a one-token prompt (BOS, or one
+//          word for vocabularies without BOS), greedy,
 //          end of generation ignored; the time of the N single-token steps is counted.
 #include <fmt/core.h>
 
@@ -140,9 +141,10 @@ double run_prompt(Engine& engine, const std::string& prompt) {
   return c.timings.prefill_tokens_per_s;
 }
 
-double run_gen(Engine& engine, int64_t n_gen) {
+// `one_token` is a one-token prompt: BOS, or a word for vocabularies without one.
+double run_gen(Engine& engine, const std::string& one_token, int64_t n_gen) {
   Request req;
-  req.prompt = "";             // BOS only
+  req.prompt = one_token;
   req.max_tokens = n_gen + 1;  // the first token comes from the prompt step
   req.ignore_eos = true;
   req.sampling.temperature = 0;
@@ -279,6 +281,7 @@ int run(const BenchArgs& a) {
     const ModelInfo& info = model->info();
     std::vector<std::string> prompt_texts;
     for (int64_t p : prompts) prompt_texts.push_back(p > 0 ? prompt_of_length(*model, p) : "");
+    const std::string one_token = prompt_of_length(*model, 1);
     for (int64_t t : threads) {
       EngineOptions options;
       options.threads = static_cast<int>(t);
@@ -313,12 +316,13 @@ int run(const BenchArgs& a) {
       for (int64_t g : gens) {
         if (g == 0) continue;
         TestResult r = make(fmt::format("tg{}", g), 0, g);
-        run_gen(engine, 1);  // warm-up
+        run_gen(engine, one_token, 1);  // warm-up
         if (a.bandwidth) {
           r.weight_bytes = info.weight_bytes;
           r.bandwidth = measure_read_bandwidth(engine.threads());
         }
-        for (int rep = 0; rep < a.repetitions; ++rep) r.samples.push_back(run_gen(engine, g));
+        for (int rep = 0; rep < a.repetitions; ++rep)
+          r.samples.push_back(run_gen(engine, one_token, g));
         finish(r);
         fmt::print(stderr, "loom: {} {} t={}: {:.2f} t/s\n", base_name(path), r.test, r.threads,
                    r.mean);

@@ -2,6 +2,7 @@
 // (model, threads, test); bad arguments are errors with a message, not a crash.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -155,3 +156,20 @@ TEST(BenchCli, BadArgumentsAreErrors) {
 }
 
 }  // namespace
+
+// A vocabulary without BOS (GPT-2's byte-level BPE): tgN starts from a one-word prompt.
+TEST(BenchCli, GenerationRunsOnAVocabularyWithoutBos) {
+  const std::string model =
+      ::testing::TempDir() + "/loom_bench_no_bos_" + std::to_string(getpid()) + ".gguf";
+  const Output synth = loom::testing_support::run_command(
+      kLoom + " synth --shape tiny --type f32 --tokenizer " + kShared +
+      "/tokenizer-tests/ggml-vocab-gpt-2.gguf -o " + model);
+  ASSERT_EQ(synth.status, 0) << synth.err;
+  const Output o = run("-m " + model + " -p 4 -n 4 -r 1 -o json");
+  std::remove(model.c_str());
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[1]["test"], "tg4");
+  EXPECT_GT(j[1]["avg_ts"].get<double>(), 0.0);
+}
