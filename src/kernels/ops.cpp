@@ -30,6 +30,7 @@ namespace {
 
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
 #if LOOM_KERNELS_HAVE_AVX2
+  if (use_avx512()) return detail::avx512::rmsnorm(x, weight, n, eps, out);
   if (use_avx2()) return detail::avx2::rmsnorm(x, weight, n, eps, out);
 #endif
   ref::rmsnorm(x, weight, n, eps, out);
@@ -51,6 +52,7 @@ void swiglu(float* gate, const float* up, int64_t n) {
 
 void add(float* y, const float* x, int64_t n) {
 #if LOOM_KERNELS_HAVE_AVX2
+  if (use_avx512()) return detail::avx512::add(y, x, n);
   if (use_avx2()) return detail::avx2::add(y, x, n);
 #endif
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];

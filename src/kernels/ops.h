@@ -6,7 +6,9 @@
 
 namespace loom::kernels {
 
-// out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i], for one row of n.
+// out[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i], for one row of n; the squares summed
+// in double over 16 lanes (element i in lane i % 16, folded in halves), the order of every
+// SIMD twin.
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out);
 
 // In-place softmax over n values.

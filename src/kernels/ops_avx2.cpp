@@ -1,9 +1,9 @@
 // AVX2 versions of the element-wise ops (compiled with -mavx2 -mfma -mf16c). Element i's
 // result never depends on where i falls relative to a vector boundary: partial vectors
 // at the end go through the same vector code via a padded buffer, so the value of an
-// element does not change with the length of the array it sits in (a batch). swiglu,
-// layernorm, gelu, geglu and softcap repeat their ops_ref.cpp references lane for lane
-// and are bit-identical to them.
+// element does not change with the length of the array it sits in (a batch). rmsnorm,
+// swiglu, add, layernorm, gelu, geglu and softcap repeat their ops_ref.cpp references lane
+// for lane and are bit-identical to them.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -114,7 +114,8 @@ inline __m256 silu_times(__m256 g, __m256 u) {
   return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
 }
 
-// Adds 16 f32 values (v0 then v1) to the 16 double lanes of ref::layernorm's order:
+// Adds 16 f32 values (v0 then v1) to the 16 double lanes of ref::layernorm's (and
+// ref::rmsnorm's) order:
 // acc[0] holds lanes 0-3, acc[1] 4-7, acc[2] 8-11, acc[3] 12-15.
 inline void add_to_lanes16(__m256 v0, __m256 v1, __m256d acc[4]) {
   acc[0] = _mm256_add_pd(acc[0], _mm256_cvtps_pd(_mm256_castps256_ps128(v0)));
@@ -132,24 +133,32 @@ inline double fold_lanes16(const __m256d acc[4]) {
   return _mm_cvtsd_f64(_mm_add_sd(by2, _mm_unpackhi_pd(by2, by2)));
 }
 
-// The 16 values from p on (count of them real, the rest `fill`) added to the lanes.
-inline void add_block16(const float* p, int64_t count, float fill, __m256d acc[4]) {
-  const __m256 v0 = count >= 8 ? _mm256_loadu_ps(p) : load_partial(p, count, fill);
-  const __m256 v1 = count >= 16 ? _mm256_loadu_ps(p + 8)
-                    : count > 8 ? load_partial(p + 8, count - 8, fill)
-                                : _mm256_set1_ps(fill);
-  add_to_lanes16(v0, v1, acc);
+// The 16 values from p on (count of them real, the rest `fill`): elements 0-7 in lo,
+// 8-15 in hi.
+struct Block16 {
+  __m256 lo, hi;
+};
+
+inline Block16 load_block16(const float* p, int64_t count, float fill) {
+  return {count >= 8 ? _mm256_loadu_ps(p) : load_partial(p, count, fill),
+          count >= 16 ? _mm256_loadu_ps(p + 8)
+          : count > 8 ? load_partial(p + 8, count - 8, fill)
+                      : _mm256_set1_ps(fill)};
 }
 
-// (v - center)^2 of the 16 values from p on added to the lanes; padding is center itself.
+// The 16 values from p on (count of them real, the rest `fill`) added to the lanes.
+inline void add_block16(const float* p, int64_t count, float fill, __m256d acc[4]) {
+  const Block16 v = load_block16(p, count, fill);
+  add_to_lanes16(v.lo, v.hi, acc);
+}
+
+// (v - center)^2 of the 16 values from p on added to the lanes; padding is center itself
+// (c - c = +0, adding nothing). Around a center of 0 these are the squares v * v bit for
+// bit (v - 0 is v, -0 included), which is rmsnorm's sum.
 inline void add_squares16(const float* p, int64_t count, __m256 center, __m256d acc[4]) {
-  const float c = _mm256_cvtss_f32(center);
-  const __m256 v0 = count >= 8 ? _mm256_loadu_ps(p) : load_partial(p, count, c);
-  const __m256 v1 = count >= 16 ? _mm256_loadu_ps(p + 8)
-                    : count > 8 ? load_partial(p + 8, count - 8, c)
-                                : center;
-  const __m256 d0 = _mm256_sub_ps(v0, center);  // padding: c - c = +0, adding nothing
-  const __m256 d1 = _mm256_sub_ps(v1, center);
+  const Block16 v = load_block16(p, count, _mm256_cvtss_f32(center));
+  const __m256 d0 = _mm256_sub_ps(v.lo, center);
+  const __m256 d1 = _mm256_sub_ps(v.hi, center);
   add_to_lanes16(_mm256_mul_ps(d0, d0), _mm256_mul_ps(d1, d1), acc);
 }
 
@@ -210,27 +219,24 @@ void exp(const float* x, int64_t n, float* out) {
   if (i < n) store_partial(out + i, exp8(load_partial(x + i, n - i, 0.0f)), n - i);
 }
 
+// ref::rmsnorm's order: the squares summed in 16 double lanes folded in halves, then
+// (x * scale) * weight lane by lane.
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
-  __m256d lo = _mm256_setzero_pd();
-  __m256d hi = _mm256_setzero_pd();
+  __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                    _mm256_setzero_pd()};
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) add_squares16(x + i, n - i, zero, acc);
+  const auto mean = static_cast<float>(fold_lanes16(acc) / static_cast<double>(n));
+  const __m256 scale = _mm256_set1_ps(1.0f / std::sqrt(mean + eps));
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    add_to_double(_mm256_mul_ps(v, v), lo, hi);
-  }
-  if (i < n) {
-    const __m256 v = load_partial(x + i, n - i, 0.0f);
-    add_to_double(_mm256_mul_ps(v, v), lo, hi);
-  }
-  const auto mean = static_cast<float>(hsum(lo, hi) / static_cast<double>(n));
-  const float scale = 1.0f / std::sqrt(mean + eps);
-  const __m256 vscale = _mm256_set1_ps(scale);
-  i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vscale);
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), scale);
     _mm256_storeu_ps(out + i, _mm256_mul_ps(v, _mm256_loadu_ps(weight + i)));
   }
-  for (; i < n; ++i) out[i] = x[i] * scale * weight[i];
+  if (i < n) {
+    const __m256 v = _mm256_mul_ps(load_partial(x + i, n - i, 0.0f), scale);
+    store_partial(out + i, _mm256_mul_ps(v, load_partial(weight + i, n - i, 0.0f)), n - i);
+  }
 }
 
 void softmax(float* x, int64_t n) {

@@ -30,7 +30,8 @@ inline void store(float* p, __m512 v, int64_t count) {
   _mm512_mask_storeu_ps(p, first(count), v);
 }
 
-// ref::layernorm's 16 double lanes: acc[0] holds lanes 0-7, acc[1] lanes 8-15.
+// The 16 double lanes of ref::layernorm and ref::rmsnorm: acc[0] holds lanes 0-7, acc[1]
+// lanes 8-15.
 inline void add_to_lanes16(__m512 v, __m512d acc[2]) {
   acc[0] = _mm512_add_pd(acc[0], _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
   acc[1] = _mm512_add_pd(
@@ -43,6 +44,14 @@ inline double fold_lanes16(const __m512d acc[2]) {
   const __m256d by4 = _mm256_add_pd(_mm512_castpd512_pd256(by8), _mm512_extractf64x4_pd(by8, 1));
   const __m128d by2 = _mm_add_pd(_mm256_castpd256_pd128(by4), _mm256_extractf128_pd(by4, 1));
   return _mm_cvtsd_f64(_mm_add_sd(by2, _mm_unpackhi_pd(by2, by2)));
+}
+
+// (v - center)^2 of the 16 values from p on added to the lanes; padding is center itself
+// (c - c = +0, adding nothing). Around a center of 0 these are the squares v * v bit for
+// bit (v - 0 is v, -0 included), which is rmsnorm's sum.
+inline void add_squares16(const float* p, int64_t count, float center, __m512d acc[2]) {
+  const __m512 d = _mm512_sub_ps(load(p, count, center), _mm512_set1_ps(center));
+  add_to_lanes16(_mm512_mul_ps(d, d), acc);
 }
 
 // e^x as ref::expf_ggml, for |x| <= 87 (2^n is then a normal float, so scaling by it in
@@ -120,6 +129,25 @@ inline __m512 geglu16(__m512 g, __m512 u, const uint16_t* table) {
 
 }  // namespace
 
+// ref::rmsnorm's order: the squares summed in 16 double lanes folded in halves, then
+// (x * scale) * weight lane by lane.
+void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  __m512d acc[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  for (int64_t i = 0; i < n; i += 16) add_squares16(x + i, n - i, 0.0f, acc);
+  const auto mean = static_cast<float>(fold_lanes16(acc) / static_cast<double>(n));
+  const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(mean + eps));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 v = _mm512_mul_ps(load(x + i, n - i, 0.0f), scale);
+    store(out + i, _mm512_mul_ps(v, load(weight + i, n - i, 0.0f)), n - i);
+  }
+}
+
+void add(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    store(y + i, _mm512_add_ps(load(y + i, n - i, 0.0f), load(x + i, n - i, 0.0f)), n - i);
+  }
+}
+
 // ref::layernorm's order: 16 double lanes folded in halves, then lane-wise f32 steps.
 void layernorm(const float* x, const float* weight, const float* bias, int64_t n, float eps,
                float* out) {
@@ -128,10 +156,7 @@ void layernorm(const float* x, const float* weight, const float* bias, int64_t n
   const auto mean = static_cast<float>(fold_lanes16(acc) / static_cast<double>(n));
   const __m512 vmean = _mm512_set1_ps(mean);
   acc[0] = acc[1] = _mm512_setzero_pd();
-  for (int64_t i = 0; i < n; i += 16) {
-    const __m512 d = _mm512_sub_ps(load(x + i, n - i, mean), vmean);  // padding: +0
-    add_to_lanes16(_mm512_mul_ps(d, d), acc);
-  }
+  for (int64_t i = 0; i < n; i += 16) add_squares16(x + i, n - i, mean, acc);
   const auto variance = static_cast<float>(fold_lanes16(acc) / static_cast<double>(n));
   const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(variance + eps));
   for (int64_t i = 0; i < n; i += 16) {

@@ -11,16 +11,6 @@
 
 namespace loom::kernels::ref {
 
-// ggml_compute_forward_rms_norm_f32 followed by ggml_mul: squares in f32 summed in double,
-// the mean narrowed to f32, out = (x * scale) * weight.
-void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
-  double sum = 0.0;
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
-  const auto mean = static_cast<float>(sum / static_cast<double>(n));
-  const float scale = 1.0f / std::sqrt(mean + eps);
-  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
-}
-
 // ggml_vec_soft_max_f32: exponentials of x - max summed in double, then scaled by the
 // f32 reciprocal of the sum.
 void softmax(float* x, int64_t n) {
@@ -73,11 +63,11 @@ namespace loom::kernels::ref {
 
 namespace {
 
-// The order in which every layernorm path sums f32 values in double: value i goes to lane
-// i % 16, then the lanes are folded in halves (l += l + 8, l += l + 4, l += l + 2,
-// l += l + 1). Sixteen doubles are two zmm or four ymm registers, so the SIMD paths make
-// exactly these additions; padding a partial vector with zeros adds nothing (a lane
-// starts at +0 and never becomes -0).
+// The order in which every layernorm and rmsnorm path sums f32 values in double: value i
+// goes to lane i % 16, then the lanes are folded in halves (l += l + 8, l += l + 4,
+// l += l + 2, l += l + 1). Sixteen doubles are two zmm or four ymm registers, so the SIMD
+// paths make exactly these additions; padding a partial vector with zeros adds nothing (a
+// lane starts at +0 and never becomes -0).
 constexpr int kSumLanes = 16;
 
 double fold_lanes(double* lanes) {
@@ -88,6 +78,17 @@ double fold_lanes(double* lanes) {
 }
 
 }  // namespace
+
+// ggml_compute_forward_rms_norm_f32 followed by ggml_mul: squares in f32 summed in double
+// (in the lane order above, not ggml's sequential order), the mean narrowed to f32,
+// out = (x * scale) * weight.
+void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  double lanes[kSumLanes] = {};
+  for (int64_t i = 0; i < n; ++i) lanes[i % kSumLanes] += static_cast<double>(x[i] * x[i]);
+  const auto mean = static_cast<float>(fold_lanes(lanes) / static_cast<double>(n));
+  const float scale = 1.0f / std::sqrt(mean + eps);
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
 
 // ggml_compute_forward_norm_f32 then ggml_mul and ggml_add: mean and variance in double
 // (summed in the lane order above, not ggml's sequential order: the two differ in the
