@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "loom/error.h"
 #include "loom/quantize.h"
 
@@ -19,24 +20,16 @@ struct QuantizeArgs {
   int threads = 0;
 };
 
-void draw_bar(uint64_t done, uint64_t total) {
-  constexpr int kWidth = 40;
-  const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1;
-  const int filled = static_cast<int>(fraction * kWidth);
-  fmt::print(stderr, "\r[{}{}] {:5.1f}% {:.1f}/{:.1f} MiB", std::string(filled, '#'),
-             std::string(kWidth - filled, ' '), fraction * 100.0,
-             static_cast<double>(done) / (1024.0 * 1024.0),
-             static_cast<double>(total) / (1024.0 * 1024.0));
-}
-
 int run(const QuantizeArgs& a) {
   QuantizeOptions options;
   options.input_path = a.input;
   options.output_path = a.output;
   options.type = a.type;
   options.threads = a.threads;
-  const QuantizeResult r = quantize_model(options, draw_bar);
-  fmt::print(stderr, "\n");
+  Progress progress("quantizing " + a.input);
+  const QuantizeResult r =
+      quantize_model(options, [&](uint64_t done, uint64_t total) { progress.update(done, total); });
+  progress.finish();
   std::string types;
   for (const auto& [name, count] : r.tensors_by_type) {
     types += fmt::format("{}{} x {}", types.empty() ? "" : ", ", count, name);

@@ -166,7 +166,9 @@ int run(RunArgs a) {
     fmt::print("{}\n", out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }
-  if (!stream) {
+  if (!stream && result.choices.size() == 1) {
+    fmt::print("{}\n", result.first().text);  // one completion (beams, best-of): the text alone
+  } else if (!stream) {
     for (const Choice& c : result.choices) {
       fmt::print("--- completion {} ({}):\n{}\n", c.index, to_string(c.finish_reason), c.text);
     }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "loom/synth.h"
 
 namespace loom::cli {
@@ -32,13 +33,11 @@ Command add_synth(CLI::App& app) {
                   "Write only the first N layers (at the shape's real widths); 0 = all")
       ->capture_default_str();
   return [options] {
-    synthesize_model(*options, [](uint64_t done, uint64_t total) {
-      const int percent = total ? static_cast<int>(done * 100 / total) : 100;
-      fmt::print(stderr, "\rloom: writing {} [{:<50}] {:3}% {:.0f} MiB", "model",
-                 std::string(static_cast<size_t>(percent / 2), '#'), percent,
-                 static_cast<double>(done) / (1 << 20));
-    });
-    fmt::print(stderr, "\nloom: wrote {}\n", options->output_path);
+    Progress progress("writing " + options->output_path);
+    synthesize_model(*options,
+                     [&](uint64_t done, uint64_t total) { progress.update(done, total); });
+    progress.finish();
+    fmt::print(stderr, "loom: wrote {}\n", options->output_path);
     return 0;
   };
 }

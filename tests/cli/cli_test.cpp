@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -101,11 +102,30 @@ TEST(Cli, BadArgumentsExplainThemselves) {
   EXPECT_NE(o.out.find("perplexity"), std::string::npos);
 }
 
+// One completion prints its text alone, whether streamed or not (beam search, best-of).
+TEST(Cli, OneCompletionPrintsTheTextWithoutAHeader) {
+  const Output streamed = run("run -m " + kModel + " -p 'Once upon a time' -n 16 --temp 0 -t 2");
+  ASSERT_EQ(streamed.status, 0) << streamed.err;
+  for (const char* flags : {"--beams 1", "--best-of 2 --seed 3"}) {
+    const Output o =
+        run("run -m " + kModel + " -p 'Once upon a time' -n 16 --temp 0 -t 2 " + flags);
+    ASSERT_EQ(o.status, 0) << flags << ": " << o.err;
+    EXPECT_EQ(o.out.find("--- completion"), std::string::npos) << flags << ": " << o.out;
+    EXPECT_EQ(o.out, streamed.out) << flags;
+  }
+  const Output two = run("run -m " + kModel + " -p 'Once upon a time' -n 8 --n 2 --seed 1 -t 2");
+  ASSERT_EQ(two.status, 0) << two.err;
+  EXPECT_NE(two.out.find("--- completion 1"), std::string::npos) << two.out;
+}
+
 TEST(Cli, SynthWritesALoadableModel) {
   const std::string path = ::testing::TempDir() + "/loom_synth_tiny.gguf";
   Output o = run("synth --shape tiny --type q4_0 --tokenizer " + kShared +
                  "/tokenizer-tests/ggml-vocab-llama-spm.gguf -o " + path);
   ASSERT_EQ(o.status, 0) << o.err;
+  // stderr is not a terminal: a few progress lines, no redrawn frames.
+  EXPECT_EQ(o.err.find('\r'), std::string::npos);
+  EXPECT_LE(std::count(o.err.begin(), o.err.end(), '\n'), 6) << o.err;
   o = run("run -m " + path + " -p 'Hello world' -n 8 --temp 0 --ignore-eos --json");
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(nlohmann::json::parse(o.out)["tokens"].size(), 8u);
