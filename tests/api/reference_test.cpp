@@ -4,12 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/reference_cases.h"
 #include "loom/loom.h"
 
 namespace loom {
@@ -17,40 +16,14 @@ namespace {
 
 const std::string kShared = LOOM_SHARED_DIR;
 
-struct ReferenceCase {
-  std::string prompt;
-  std::vector<int32_t> prompt_ids;
-  std::vector<int32_t> greedy_ids;
-  std::vector<std::vector<std::pair<int32_t, float>>> top_logits;  // per position, top 20
-};
+using testing_support::ReferenceCase;
 
 std::vector<ReferenceCase> read_cases(const std::string& file) {
-  std::ifstream in(kShared + "/reference/" + file);
-  EXPECT_TRUE(in.good()) << "missing reference file " << file;
-  std::vector<ReferenceCase> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const nlohmann::json j = nlohmann::json::parse(line);
-    ReferenceCase c;
-    c.prompt = j["prompt"];
-    c.prompt_ids = j["prompt_ids"].get<std::vector<int32_t>>();
-    c.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
-    for (const auto& position : j["top_logits"]) {
-      std::vector<std::pair<int32_t, float>> top;
-      for (const auto& entry : position) top.emplace_back(entry[0], entry[1]);
-      c.top_logits.push_back(top);
-    }
-    cases.push_back(c);
-  }
-  return cases;
+  return testing_support::read_reference_cases(kShared + "/reference/" + file);
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return testing_support::read_whole_text(path);
 }
 
 struct Variant {

@@ -8,13 +8,12 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "common/reference_cases.h"
 #include "loom/loom.h"
 
 namespace loom {
@@ -27,54 +26,17 @@ const std::string kArch = std::string(LOOM_SHARED_DIR) + "/reference/arch/";
 // first difference only at a step whose recorded gap is below it.
 constexpr float kLogitError = 2e-2f;
 
-struct ArchCase {
-  std::string prompt;
-  std::vector<int32_t> prompt_ids;
-  std::vector<int32_t> greedy_ids;
-  std::vector<std::vector<std::pair<int32_t, float>>> top_logits;  // per position, top 20
-  std::vector<float> gaps;                                         // (64) top-1 minus top-2
-};
+using ArchCase = testing_support::ReferenceCase;
 
 std::vector<ArchCase> read_cases(const std::string& name) {
-  std::vector<ArchCase> cases;
-  std::ifstream in(kArch + name + "-greedy.jsonl");
-  EXPECT_TRUE(in.good()) << "missing reference file for " << name;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const nlohmann::json j = nlohmann::json::parse(line);
-    ArchCase c;
-    c.prompt = j["prompt"];
-    c.prompt_ids = j["prompt_ids"].get<std::vector<int32_t>>();
-    c.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
-    for (const auto& position : j["top_logits"]) {
-      std::vector<std::pair<int32_t, float>> top;
-      for (const auto& entry : position) top.emplace_back(entry[0], entry[1]);
-      c.top_logits.push_back(top);
-    }
-    cases.push_back(std::move(c));
-  }
-  std::ifstream gaps_in(kArch + name + "-greedy-gaps.jsonl");
-  EXPECT_TRUE(gaps_in.good()) << "missing gaps file for " << name;
-  size_t i = 0;
-  while (std::getline(gaps_in, line)) {
-    if (line.empty()) continue;
-    const nlohmann::json j = nlohmann::json::parse(line);
-    EXPECT_LT(i, cases.size());
-    if (i >= cases.size()) break;
-    EXPECT_EQ(j["prompt"].get<std::string>(), cases[i].prompt);
-    cases[i].gaps = j["gaps"].get<std::vector<float>>();
-    ++i;
-  }
-  EXPECT_EQ(i, cases.size());
+  std::vector<ArchCase> cases =
+      testing_support::read_reference_cases(kArch + name + "-greedy.jsonl");
+  testing_support::read_reference_gaps(kArch + name + "-greedy-gaps.jsonl", cases);
   return cases;
 }
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return testing_support::read_whole_text(path);
 }
 
 Request greedy_request(const ArchCase& c) {
