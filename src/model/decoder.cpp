@@ -52,6 +52,11 @@ DecoderTransformer::DecoderTransformer(std::shared_ptr<const gguf::GgufFile> fil
     config_.n_vocab = embd->shape[1];
   }
   weights_ = load_decoder_weights(*file_, config_, spec_, packed_bytes_);
+  if (spec_.alibi_max_bias > 0.0f) {
+    for (int64_t h = 0; h < config_.n_head; ++h) {
+      alibi_slopes_.push_back(kernels::alibi_slope(h, config_.n_head, spec_.alibi_max_bias));
+    }
+  }
 }
 
 int64_t DecoderTransformer::max_positions() const {
@@ -250,7 +255,7 @@ void DecoderTransformer::attention_block(const Batch& batch, int64_t layer, KvCa
       kernels::AttentionParams params;
       params.scale = spec_.scale_query_first ? 1.0f : attention_scale;
       params.softcap = spec_.attn_softcap;
-      params.alibi_slope = kernels::alibi_slope(h, c.n_head, spec_.alibi_max_bias);
+      params.alibi_slope = alibi_slopes_.empty() ? 0.0f : alibi_slopes_[static_cast<size_t>(h)];
       params.first = ls.window > 0 ? std::max<int64_t>(0, pos + 1 - ls.window) : 0;
       const kernels::KvView view = kv.view(layer, batch.kv_slots[t], (h / group) * c.head_dim);
       kernels::attend_head(s.q.data() + t * c.q_dim() + h * c.head_dim, view, pos + 1, c.head_dim,

@@ -38,6 +38,7 @@ class DecoderTransformer final : public Transformer {
   std::shared_ptr<const gguf::GgufFile> file_;  // keeps the mapping the weights point into
   ArchSpec spec_;
   DecoderWeights weights_;
+  std::vector<float> alibi_slopes_;  // (n_head) with ALiBi; empty otherwise
   int64_t packed_bytes_ = 0;
 };
 
