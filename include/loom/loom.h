@@ -96,6 +96,10 @@ struct EngineOptions {
   // KV cache budget in positions, shared by all sequences in blocks of 16; 0 = enough
   // for max_sequences sequences at the full context.
   int64_t kv_tokens = 0;
+  // Prefix caching: a prompt that starts with the tokens of an earlier request (a system
+  // prompt, the earlier turns of a chat) reuses their KV cache blocks instead of computing
+  // them again. Replies are the same with it on or off.
+  bool prefix_cache = true;
 };
 
 // Every decoding control, under the names llama.cpp / vLLM / OpenAI use. Values out of
@@ -163,11 +167,12 @@ struct TokenEvent {
 
 struct Timings {
   int64_t prompt_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // of prompt_tokens, taken from the prefix cache
   int64_t generated_tokens = 0;      // over all choices
   double queue_s = 0;                // submit to start of prefill
   double time_to_first_token_s = 0;  // submit to first sampled token
   double decode_s = 0;               // first to last sampled token
-  double prefill_tokens_per_s = 0;
+  double prefill_tokens_per_s = 0;   // prompt tokens computed (not cached) per second
   double decode_tokens_per_s = 0;
   int64_t prefill_steps = 0;       // forward passes that computed prompt positions
   int64_t prompt_evaluations = 0;  // times the prompt was computed (1 for any n / beams)
@@ -204,7 +209,10 @@ struct EngineStats {
   int32_t running = 0;  // sequences being computed
   int32_t waiting = 0;  // requests queued for a free sequence
   int64_t kv_capacity_tokens = 0;
-  int64_t kv_used_tokens = 0;
+  int64_t kv_used_tokens = 0;               // held by running sequences
+  int64_t kv_cached_tokens = 0;             // held only by the prefix cache (reusable, evictable)
+  int64_t prefix_cache_queried_tokens = 0;  // prompt tokens looked up in the prefix cache
+  int64_t prefix_cache_hit_tokens = 0;      // of those, found there
   int64_t prompt_tokens_total = 0;
   int64_t generated_tokens_total = 0;
   int64_t requests_finished = 0;

@@ -54,6 +54,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   core_options.batch_tokens = options.batch_tokens;
   core_options.kv_type = kv_type_from(options.kv_type);
   core_options.kv_tokens = options.kv_tokens;
+  core_options.prefix_cache = options.prefix_cache;
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
   impl_->tokenizer = m.tokenizer.get();
   for (int32_t t = 0; t < m.tokenizer->n_vocab(); ++t) {
@@ -197,6 +198,9 @@ EngineStats Engine::stats() const {
   s.waiting = static_cast<int32_t>(impl_->queue.size());
   s.kv_capacity_tokens = impl_->core->kv_capacity_tokens();
   s.kv_used_tokens = impl_->kv_used_snapshot;
+  s.kv_cached_tokens = impl_->kv_cached_snapshot;
+  s.prefix_cache_queried_tokens = impl_->prefix_cache_snapshot.queried_tokens;
+  s.prefix_cache_hit_tokens = impl_->prefix_cache_snapshot.hit_tokens;
   s.prompt_tokens_total = impl_->core->counters().prompt_positions;
   s.generated_tokens_total = impl_->core->counters().generated_positions;
   s.requests_finished = impl_->requests_finished;
@@ -282,6 +286,8 @@ void Engine::Impl::loop() {
     std::lock_guard lock(mutex);
     running_snapshot = core->n_sequences();
     kv_used_snapshot = core->kv_used_tokens();
+    kv_cached_snapshot = core->kv_cached_tokens();
+    prefix_cache_snapshot = core->prefix_cache_counters();
   }
   std::lock_guard core_lock(core_mutex);
   while (!active.empty()) drop(*active.begin()->second);
@@ -311,6 +317,7 @@ void Engine::Impl::start(RequestState& r) {
   r.start_steps = core->counters().steps;
   r.primary = core->add_sequence(r.prompt, r.request.max_tokens);
   by_sequence[r.primary] = &r;
+  r.timings.cached_prompt_tokens = core->sequence(r.primary).n_cached;
   r.timings.prompt_evaluations = 1;
   if (r.beam_search()) {
     Beam first;
@@ -396,7 +403,8 @@ void Engine::Impl::finish_request(RequestState& r) {
   if (r.first_token_time > 0) {
     t.time_to_first_token_s = r.first_token_time - r.submit_time;
     const double prefill_s = r.first_token_time - r.start_time;
-    t.prefill_tokens_per_s = prefill_s > 0 ? static_cast<double>(t.prompt_tokens) / prefill_s : 0;
+    const auto computed = static_cast<double>(t.prompt_tokens - t.cached_prompt_tokens);
+    t.prefill_tokens_per_s = prefill_s > 0 ? computed / prefill_s : 0;
     t.decode_s = r.last_token_time - r.first_token_time;
     const int64_t per_choice = r.generated / std::max<int64_t>(1, r.slots);
     if (per_choice > 1 && t.decode_s > 0) t.decode_tokens_per_s = (per_choice - 1) / t.decode_s;

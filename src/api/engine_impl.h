@@ -33,6 +33,8 @@ struct Engine::Impl {
   int64_t requests_finished = 0;
   int32_t running_snapshot = 0;
   int64_t kv_used_snapshot = 0;
+  int64_t kv_cached_snapshot = 0;
+  PrefixCacheCounters prefix_cache_snapshot;
 
   std::mutex core_mutex;  // held while the core steps or evaluates
   std::map<RequestId, std::unique_ptr<RequestState>> active;  // loop thread only

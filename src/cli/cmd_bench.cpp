@@ -288,6 +288,8 @@ int run(const BenchArgs& a) {
       options.context = std::max(max_prompt + 1, max_gen + 2);
       options.batch_tokens = max_prompt;
       options.kv_type = a.kv_type;
+      // Each repetition computes its prompt, as llama-bench's do: no prefix cache.
+      options.prefix_cache = false;
       Engine engine(model, options);
       auto make = [&](std::string test, int64_t n_prompt, int64_t n_gen) {
         TestResult r;

@@ -18,6 +18,7 @@ namespace {
 
 struct ServeArgs {
   std::string model_path;
+  bool no_prefix_cache = false;
   bool mlock = false;
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -84,6 +85,7 @@ int serve(const ServeArgs& a) {
     engine_options.batch_tokens = a.batch;
     engine_options.kv_type = a.kv_type;
     engine_options.kv_tokens = a.kv_tokens;
+    engine_options.prefix_cache = !a.no_prefix_cache;
     auto engine = std::make_shared<Engine>(model, engine_options);
     const EngineStats stats = engine->stats();
     fmt::print(stderr,
@@ -149,6 +151,9 @@ Command add_serve(CLI::App& app) {
                   "(0 = --parallel x --ctx-size)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--no-prefix-cache", args->no_prefix_cache,
+                "compute every prompt in full (by default a prompt that starts like an earlier "
+                "one reuses its KV cache blocks)");
   cmd->add_option("--api-key", args->api_key, "require 'Authorization: Bearer KEY'");
   cmd->add_option("--model-alias", args->model_alias, "model name reported by the API");
   cmd->add_option("--chat-template", args->chat_template,

@@ -134,6 +134,17 @@ void KvCache::release(int64_t seq) {
   table.clear();
 }
 
+void KvCache::attach(int64_t seq, const std::vector<int32_t>& blocks) {
+  std::vector<int32_t>& table = tables_.at(seq);
+  if (!table.empty()) fail("sequence {} already holds {} blocks", seq, table.size());
+  for (int32_t block : blocks) {
+    if (block < 0 || block >= n_blocks_ || ref_counts_[block] == 0)
+      fail("block {} is not in use: only cached blocks can be attached", block);
+    ++ref_counts_[block];
+    table.push_back(block);
+  }
+}
+
 void KvCache::release_before(int64_t seq, int64_t pos) {
   std::vector<int32_t>& table = tables_.at(seq);
   const int64_t n = std::min<int64_t>(pos / block_size_, static_cast<int64_t>(table.size()));

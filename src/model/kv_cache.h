@@ -64,6 +64,13 @@ class KvCache {
   void share(int64_t from, int64_t to, int64_t n_positions);
   // Returns every block of `seq` (those no other sequence shares go back to the pool).
   void release(int64_t seq);
+  // Gives the empty sequence `seq` the given blocks as its first positions, sharing them
+  // (prefix caching: blocks another sequence computed for the same tokens).
+  void attach(int64_t seq, const std::vector<int32_t>& blocks);
+  // An owner that is not a sequence (the prefix cache) takes or drops a reference to a
+  // block; a block nobody references goes back to the pool.
+  void retain(int32_t block) { ++ref_counts_.at(block); }
+  void drop(int32_t block) { drop_block(block); }
   // Returns the blocks of `seq` that hold only positions before `pos` (they have left every
   // layer's sliding window); their table entries become kNoBlock. Positions before `pos`
   // must never be read or written again.

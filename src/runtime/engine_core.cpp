@@ -31,7 +31,8 @@ EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCor
       context_(context_for(*model_, options)),
       pool_(options.threads),
       kv_(model_->config().n_layer, std::max(options.max_sequences, 1),
-          kv_tokens_for(options, context_), model_->config().kv_dim(), options.kv_type) {
+          kv_tokens_for(options, context_), model_->config().kv_dim(), options.kv_type),
+      prefix_cache_(kv_.block_size()) {
   if (options_.max_sequences < 1)
     fail("max_sequences must be >= 1, got {}", options_.max_sequences);
   if (options_.batch_tokens < 1) fail("batch size must be >= 1, got {}", options_.batch_tokens);
@@ -48,6 +49,10 @@ EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCor
 }
 
 EngineCore::~EngineCore() = default;
+
+int64_t EngineCore::available_blocks() const {
+  return kv_.n_free_blocks() + prefix_cache_.n_evictable(kv_);
+}
 
 int32_t EngineCore::free_slots() const {
   return static_cast<int32_t>(std::count(slot_busy_.begin(), slot_busy_.end(), 0));
@@ -70,7 +75,7 @@ int64_t EngineCore::kv_blocks_promised() const {
 
 bool EngineCore::can_admit(int64_t n_prompt, int32_t n_sequences) const {
   return free_slots() >= n_sequences &&
-         kv_.n_free_blocks() - kv_blocks_promised() >= kv_blocks_to_admit(n_prompt, n_sequences);
+         available_blocks() - kv_blocks_promised() >= kv_blocks_to_admit(n_prompt, n_sequences);
 }
 
 void EngineCore::check_fits(int64_t n_prompt, int32_t n_sequences) const {
@@ -83,8 +88,8 @@ void EngineCore::check_fits(int64_t n_prompt, int32_t n_sequences) const {
   }
 }
 
-int64_t EngineCore::positions_that_fit(const Sequence& s, int64_t n) const {
-  const int64_t free = kv_.n_free_blocks();
+int64_t EngineCore::positions_that_fit(const Sequence& s, int64_t n, int64_t available) const {
+  const int64_t free = available;
   if (kv_.blocks_needed(s.kv_slot, s.n_computed, s.n_computed + n) <= free) return n;
   int64_t lo = 0, hi = n;  // lo fits, hi does not
   while (hi - lo > 1) {
@@ -133,6 +138,18 @@ int64_t EngineCore::add_sequence(std::vector<int32_t> prompt, int64_t max_new_to
   s->kv_slot = take_slot();
   s->n_prompt = static_cast<int64_t>(prompt.size());
   s->tokens = std::move(prompt);
+  if (options_.prefix_cache) {
+    // At least the last prompt position is computed, for its logits: when the whole
+    // prompt is cached, that position is written into a private copy of its block.
+    PrefixCache::Match hit =
+        prefix_cache_.match(s->tokens, static_cast<int64_t>(s->tokens.size()) / kv_.block_size());
+    kv_.attach(s->kv_slot, hit.blocks);
+    s->n_computed =
+        std::min(static_cast<int64_t>(hit.blocks.size()) * kv_.block_size(), s->n_prompt - 1);
+    s->n_cached = s->n_computed;
+    s->block_hashes = std::move(hit.hashes);
+    prefix_cache_.count(s->n_prompt, s->n_cached);
+  }
   sequences_.push_back(std::move(s));
   return sequences_.back()->id;
 }
@@ -167,6 +184,8 @@ void EngineCore::copy_sequence(int64_t source, int64_t target) {
   dst.tokens = src.tokens;
   dst.n_prompt = src.n_prompt;
   dst.n_computed = src.n_computed;
+  dst.n_cached = src.n_cached;
+  dst.block_hashes = src.block_hashes;
 }
 
 void EngineCore::append_token(int64_t sequence_id, int32_t token) {
@@ -201,17 +220,21 @@ std::span<const EngineCore::Output> EngineCore::step() {
            static_cast<int64_t>(b->tokens.size()) - b->n_computed;
   });
   int64_t budget = options_.batch_tokens;
+  int64_t available = available_blocks();
   Sequence* stuck = nullptr;  // the newest sequence that found no free KV block
   for (Sequence* s : order_) {
     const int64_t total = static_cast<int64_t>(s->tokens.size());
     int64_t n = std::min(total - s->n_computed, budget);
     if (n <= 0) break;
-    n = positions_that_fit(*s, n);
+    n = positions_that_fit(*s, n, available);
     if (n == 0) {
       if (stuck == nullptr || s->id > stuck->id) stuck = s;
       continue;
     }
+    const int64_t needed = kv_.blocks_needed(s->kv_slot, s->n_computed, s->n_computed + n);
+    prefix_cache_.evict_until_free(kv_, needed);
     kv_.reserve(s->kv_slot, s->n_computed, s->n_computed + n);
+    available -= needed;
     for (int64_t p = s->n_computed; p < s->n_computed + n; ++p) {
       batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, p == total - 1);
     }
@@ -239,6 +262,7 @@ std::span<const EngineCore::Output> EngineCore::step() {
     counters_.prompt_positions += prompt_part;
     counters_.generated_positions += n - prompt_part;
     s->n_computed += n;
+    if (options_.prefix_cache) cache_full_blocks(*s);
     release_out_of_window(s->kv_slot, s->n_computed);
     if (!s->has_pending()) {
       outputs_.push_back(
@@ -246,6 +270,20 @@ std::span<const EngineCore::Output> EngineCore::step() {
     }
   }
   return outputs_;
+}
+
+void EngineCore::cache_full_blocks(Sequence& s) {
+  const int64_t block_size = kv_.block_size();
+  const std::vector<int32_t>& table = kv_.block_table(s.kv_slot);
+  for (int64_t i = static_cast<int64_t>(s.block_hashes.size());
+       (i + 1) * block_size <= s.n_computed; ++i) {
+    const uint64_t parent = i == 0 ? 0 : s.block_hashes[i - 1];
+    const std::span<const int32_t> tokens(s.tokens.data() + i * block_size,
+                                          static_cast<size_t>(block_size));
+    const uint64_t hash = PrefixCache::chain_hash(parent, tokens);
+    s.block_hashes.push_back(hash);
+    if (table[i] != KvCache::kNoBlock) prefix_cache_.insert(kv_, parent, hash, tokens, table[i], i);
+  }
 }
 
 // The next position (n_computed) attends back to n_computed - span + 1 on every layer.
@@ -266,6 +304,7 @@ void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {
       batch.clear();
       for (int64_t p = begin; p < end; ++p)
         batch.add(tokens[p], static_cast<int32_t>(p), slot, true);
+      prefix_cache_.evict_until_free(kv_, kv_.blocks_needed(slot, begin, end));
       kv_.reserve(slot, begin, end);
       model_->forward(batch, kv_, *scratch_, pool_, out + begin * n_vocab);
       release_out_of_window(slot, end);

@@ -9,6 +9,10 @@
 // are taken as sequences grow; forks share the parent's blocks. With a smaller budget,
 // can_admit() holds new requests back while the cache is short, and a sequence that
 // cannot grow at all is failed with an error in the step's output.
+//
+// Prefix caching (runtime/prefix_cache.h): a new sequence starts from the cached blocks
+// that hold its first tokens; blocks only the cache holds count as free and are evicted
+// when a sequence needs room.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +27,7 @@
 #include "model/batch.h"
 #include "model/kv_cache.h"
 #include "model/transformer.h"
+#include "runtime/prefix_cache.h"
 #include "runtime/sequence.h"
 
 namespace loom {
@@ -34,6 +39,7 @@ struct EngineCoreOptions {
   int64_t batch_tokens = 512;  // most positions computed in one step
   DType kv_type = DType::F16;  // F16, F32 or Q8_0
   int64_t kv_tokens = 0;       // KV cache budget in positions; 0 = max_sequences x context
+  bool prefix_cache = true;    // reuse full KV blocks of earlier sequences' equal prefixes
 };
 
 struct StepCounters {
@@ -62,8 +68,16 @@ class EngineCore {
   const StepCounters& counters() const { return counters_; }
   int32_t free_slots() const;
   int32_t n_sequences() const { return static_cast<int32_t>(sequences_.size()); }
-  // KV cache positions in use (blocks in use x block size) and in all.
-  int64_t kv_used_tokens() const { return kv_.n_used_blocks() * kv_.block_size(); }
+  // KV cache positions held by sequences (blocks x block size; not those only the prefix
+  // cache holds), and in all.
+  int64_t kv_used_tokens() const {
+    return (kv_.n_used_blocks() - prefix_cache_.n_evictable(kv_)) * kv_.block_size();
+  }
+  // Positions held only by the prefix cache, reusable by a later sequence or evictable.
+  int64_t kv_cached_tokens() const { return prefix_cache_.n_evictable(kv_) * kv_.block_size(); }
+  const PrefixCacheCounters& prefix_cache_counters() const { return prefix_cache_.counters(); }
+  // Forgets every cached prefix (blocks go back to the pool unless a sequence holds them).
+  void clear_prefix_cache() { prefix_cache_.clear(kv_); }
   int64_t kv_capacity_tokens() const { return kv_.capacity_tokens(); }
   const KvCache& kv_cache() const { return kv_; }
   // Whether a request of `n_sequences` sequences with an `n_prompt`-token prompt may
@@ -75,7 +89,8 @@ class EngineCore {
 
   // Starts a sequence. loom::Error when the prompt is empty, a token id is out of range,
   // prompt plus max_new_tokens does not fit in the context, or every slot is busy.
-  // KV blocks are taken later, as positions are computed.
+  // The prompt's first full blocks come from the prefix cache when it holds them
+  // (Sequence::n_cached); other KV blocks are taken later, as positions are computed.
   int64_t add_sequence(std::vector<int32_t> prompt, int64_t max_new_tokens);
   // A new sequence with a copy of `parent`'s tokens and cached positions (n samples or
   // beams share one prefill): it shares the parent's KV blocks, and either copies the
@@ -104,13 +119,18 @@ class EngineCore {
   int64_t kv_blocks_to_admit(int64_t n_prompt, int32_t n_sequences) const;
   int64_t kv_blocks_promised() const;
   // Most of the next `n` positions of `s` the free KV blocks can take (0 if none).
-  int64_t positions_that_fit(const Sequence& s, int64_t n) const;
+  int64_t positions_that_fit(const Sequence& s, int64_t n, int64_t available) const;
+  // Free blocks plus those only the prefix cache holds.
+  int64_t available_blocks() const;
+  // Remembers the full blocks `s` has computed since the last call.
+  void cache_full_blocks(Sequence& s);
 
   std::shared_ptr<const Transformer> model_;
   EngineCoreOptions options_;
   int64_t context_;
   ThreadPool pool_;
   KvCache kv_;
+  PrefixCache prefix_cache_;
   std::unique_ptr<ForwardScratch> scratch_;
   std::vector<std::unique_ptr<Sequence>> sequences_;
   std::vector<uint8_t> slot_busy_;

@@ -14,6 +14,9 @@ struct Sequence {
   std::vector<int32_t> tokens;  // prompt followed by generated tokens
   int64_t n_prompt = 0;
   int64_t n_computed = 0;  // positions [0, n_computed) are in the KV cache
+  int64_t n_cached = 0;    // prompt positions taken from the prefix cache, not computed
+  // Chain hashes of the full blocks computed so far (prefix cache keys), in order.
+  std::vector<uint64_t> block_hashes;
 
   int64_t n_generated() const { return static_cast<int64_t>(tokens.size()) - n_prompt; }
   bool has_pending() const { return n_computed < static_cast<int64_t>(tokens.size()); }

@@ -107,8 +107,15 @@ std::string Metrics::render(const EngineStats& stats, const std::string& model_n
         stats.kv_capacity_tokens > 0 ? static_cast<double>(stats.kv_used_tokens) /
                                            static_cast<double>(stats.kv_capacity_tokens)
                                      : 0.0);
-  gauge("kv_cache_used_tokens", "KV cache positions in use.",
+  gauge("kv_cache_used_tokens", "KV cache positions held by running sequences.",
         static_cast<double>(stats.kv_used_tokens));
+  gauge("kv_cache_cached_tokens",
+        "KV cache positions held only by the prefix cache (reusable; evicted when needed).",
+        static_cast<double>(stats.kv_cached_tokens));
+  counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
+          static_cast<uint64_t>(stats.prefix_cache_queried_tokens));
+  counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache (not computed).",
+          static_cast<uint64_t>(stats.prefix_cache_hit_tokens));
   gauge("kv_cache_capacity_tokens", "KV cache positions in all.",
         static_cast<double>(stats.kv_capacity_tokens));
   counter("prompt_tokens_total", "Prompt tokens of finished requests.", prompt_tokens_total_);

@@ -29,11 +29,13 @@ std::string dump(const json& value) {
 json usage_json(const Timings& t) {
   return {{"prompt_tokens", t.prompt_tokens},
           {"completion_tokens", t.generated_tokens},
-          {"total_tokens", t.prompt_tokens + t.generated_tokens}};
+          {"total_tokens", t.prompt_tokens + t.generated_tokens},
+          {"prompt_tokens_details", {{"cached_tokens", t.cached_prompt_tokens}}}};
 }
 
 json timings_json(const Timings& t) {
   return {{"prompt_tokens", t.prompt_tokens},
+          {"cached_prompt_tokens", t.cached_prompt_tokens},
           {"generated_tokens", t.generated_tokens},
           {"queue_ms", t.queue_s * 1e3},
           {"time_to_first_token_ms", t.time_to_first_token_s * 1e3},
@@ -52,13 +54,17 @@ json bytes_of(const std::string& piece) {
 
 }  // namespace
 
+// Besides OpenAI's fields, each entry carries the token's `id` (as llama.cpp's server
+// does): logit_bias is keyed by id, and pieces alone can be ambiguous.
 json chat_logprob(const Model& vocab, const TokenLogprob& lp) {
   json top = json::array();
   for (const auto& [token, logprob] : lp.top) {
     const std::string piece = vocab.token_piece(token);
-    top.push_back({{"token", piece}, {"logprob", logprob}, {"bytes", bytes_of(piece)}});
+    top.push_back(
+        {{"id", token}, {"token", piece}, {"logprob", logprob}, {"bytes", bytes_of(piece)}});
   }
-  return {{"token", lp.bytes},
+  return {{"id", lp.token},
+          {"token", lp.bytes},
           {"logprob", lp.logprob},
           {"bytes", bytes_of(lp.bytes)},
           {"top_logprobs", top}};

@@ -57,7 +57,37 @@ test("chat stream: role first, finish reason last, usage chunk, same text as uns
   assert.equal(got.role, "assistant");
   assert.equal(got.finish, "length");
   assert.equal(got.text, whole.choices[0].message.content);
-  assert.deepEqual(got.usage, whole.usage);
+  // The same usage, but the streamed request, sent second, found the prompt's full blocks
+  // in the prefix cache.
+  const { prompt_tokens_details: streamedDetails, ...streamed } = got.usage;
+  const { prompt_tokens_details: wholeDetails, ...unstreamed } = whole.usage;
+  assert.deepEqual(streamed, unstreamed);
+  assert.equal(streamedDetails.cached_tokens, Math.floor(whole.usage.prompt_tokens / 16) * 16);
+});
+
+test("a prompt that starts like an earlier one reuses its KV cache: same reply, cached_tokens", async () => {
+  const story = "Once upon a time there was a little girl named Lily. She liked to play outside in the park " +
+    "with her friends. One day she saw a big red ball under a tree and ran to get it.";
+  const metric = async (name) => {
+    const text = await (await fetch(`${server.base}/metrics`)).text();
+    return Number(text.match(new RegExp(`^loom:${name} (\\S+)$`, "m"))[1]);
+  };
+  const hitsBefore = await metric("prefix_cache_hits_total");
+  const body = { model: "x", prompt: story, max_tokens: 16, temperature: 0 };
+  const first = await server.client.completions.create(body);
+  const again = await server.client.completions.create(body);
+  assert.equal(again.choices[0].text, first.choices[0].text);
+  const n = first.usage.prompt_tokens;
+  assert.ok(n > 32, `prompt of ${n} tokens`);
+  // Every full 16-token block of the prompt, except that the last prompt position is
+  // always computed for its logits.
+  assert.equal(again.usage.prompt_tokens_details.cached_tokens, Math.min(Math.floor(n / 16) * 16, n - 1));
+  assert.equal(await metric("prefix_cache_hits_total") - hitsBefore,
+    first.usage.prompt_tokens_details.cached_tokens + again.usage.prompt_tokens_details.cached_tokens);
+  assert.ok(await metric("prefix_cache_queries_total") >= 2 * n);
+  // Sequences are done: the cached blocks are not "in use".
+  assert.equal(await metric("kv_cache_used_tokens"), 0);
+  assert.ok(await metric("kv_cache_cached_tokens") > 0);
 });
 
 test("completions stream equals the unstreamed text", async () => {
@@ -102,6 +132,9 @@ test("logprobs: chat and completions forms", async () => {
     assert.ok(Array.isArray(entry.bytes));
     // Greedy: the chosen token is the most likely one.
     assert.ok(Math.abs(entry.top_logprobs[0].logprob - entry.logprob) < 1e-4);
+    // loom's (and llama.cpp's) extra field: the token id, which logit_bias is keyed by.
+    assert.ok(Number.isInteger(entry.id));
+    assert.equal(entry.top_logprobs[0].id, entry.id);
   }
   const comp = await server.client.completions.create({ model: "x", prompt: "Hi", max_tokens: 4, temperature: 0, logprobs: 2 });
   const lp = comp.choices[0].logprobs;
