@@ -63,6 +63,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   impl_->options = options;
   impl_->options.context = core_options.context;
   impl_->model = std::move(model);
+  impl_->free_slots_snapshot = impl_->core->free_slots();
   impl_->loop_thread = std::thread([impl = impl_.get()] { impl->loop(); });
 }
 
@@ -169,7 +170,7 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
   {
     std::lock_guard lock(e.mutex);
     if (static_cast<int32_t>(e.queue.size()) >= e.options.max_queue &&
-        e.core->free_slots() < r->slots) {
+        e.free_slots_snapshot < r->slots) {
       throw QueueFullError(fmt::format(
           "the server is busy: {} requests are waiting for a free sequence; try again later",
           e.queue.size()));
@@ -201,8 +202,8 @@ EngineStats Engine::stats() const {
   s.kv_cached_tokens = impl_->kv_cached_snapshot;
   s.prefix_cache_queried_tokens = impl_->prefix_cache_snapshot.queried_tokens;
   s.prefix_cache_hit_tokens = impl_->prefix_cache_snapshot.hit_tokens;
-  s.prompt_tokens_total = impl_->core->counters().prompt_positions;
-  s.generated_tokens_total = impl_->core->counters().generated_positions;
+  s.prompt_tokens_total = impl_->counters_snapshot.prompt_positions;
+  s.generated_tokens_total = impl_->counters_snapshot.generated_positions;
   s.requests_finished = impl_->requests_finished;
   return s;
 }
@@ -285,9 +286,11 @@ void Engine::Impl::loop() {
     }
     std::lock_guard lock(mutex);
     running_snapshot = core->n_sequences();
+    free_slots_snapshot = core->free_slots();
     kv_used_snapshot = core->kv_used_tokens();
     kv_cached_snapshot = core->kv_cached_tokens();
     prefix_cache_snapshot = core->prefix_cache_counters();
+    counters_snapshot = core->counters();
   }
   std::lock_guard core_lock(core_mutex);
   while (!active.empty()) drop(*active.begin()->second);

@@ -31,9 +31,13 @@ struct Engine::Impl {
   bool stop = false;
   RequestId next_id = 1;
   int64_t requests_finished = 0;
+  // Copies of the core's state for other threads, taken by the loop thread under `mutex`
+  // (the core itself is only touched by the thread holding core_mutex).
   int32_t running_snapshot = 0;
+  int32_t free_slots_snapshot = 0;
   int64_t kv_used_snapshot = 0;
   int64_t kv_cached_snapshot = 0;
+  StepCounters counters_snapshot;  // the core's, copied after each step
   PrefixCacheCounters prefix_cache_snapshot;
 
   std::mutex core_mutex;  // held while the core steps or evaluates

@@ -50,7 +50,9 @@ TEST(PagedEngineCore, TenTokensHoldOneBlock) {
 }
 
 TEST(PagedEngineCore, ForksShareTheParentsBlocksAndComputeTheSame) {
-  EngineCore core(model(), {.threads = 2, .context = 128, .max_sequences = 5});
+  // Without the prefix cache, which would hold one more reference to the full block.
+  EngineCore core(model(),
+                  {.threads = 2, .context = 128, .max_sequences = 5, .prefix_cache = false});
   const int64_t n_vocab = core.config().n_vocab;
   const int64_t parent = core.add_sequence(prompt(20), 10);  // one full block + 4 positions
   ASSERT_EQ(core.step().size(), 1u);
@@ -138,7 +140,10 @@ TEST(PagedEngineCore, FullCacheMakesSequencesWaitThenFailsTheNewest) {
 }
 
 TEST(PagedEngineCore, ALongPrefillIsSplitToWhatFits) {
-  EngineCore core(model(), {.threads = 1, .context = 64, .max_sequences = 2, .kv_tokens = 48});
+  // Without the prefix cache: the two prompts share their first block.
+  EngineCore core(
+      model(),
+      {.threads = 1, .context = 64, .max_sequences = 2, .kv_tokens = 48, .prefix_cache = false});
   const int64_t a = core.add_sequence(prompt(20), 4);  // two blocks
   core.step();
   const int64_t b = core.add_sequence(prompt(40), 4);  // needs three, one is free
