@@ -100,6 +100,13 @@ struct EngineOptions {
   // prompt, the earlier turns of a chat) reuses their KV cache blocks instead of computing
   // them again. Replies are the same with it on or off.
   bool prefix_cache = true;
+  // Speculative decoding: "ngram" drafts tokens by looking the latest few tokens up in the
+  // prompt and the output so far, and the model checks up to draft_max of them in one
+  // step. Output is token for token what decoding without drafts gives, for any sampling
+  // settings (a draft token is kept only when it is the token sampled there).
+  // "" or "none": off.
+  std::string draft;
+  int32_t draft_max = 8;
 };
 
 // Every decoding control, under the names llama.cpp / vLLM / OpenAI use. Values out of
@@ -129,6 +136,9 @@ struct Request {
   bool add_special = true;           // BOS/EOS as the model's metadata says
   bool parse_special = false;        // recognise control-token text in the prompt
   bool ignore_eos = false;
+  // Most draft tokens per step for this request when the engine drafts (0: none); unset:
+  // the engine's draft_max. Not more than the engine's.
+  std::optional<int32_t> draft_max;
   int32_t logprobs = -1;        // -1: none; 0..20: each token's log-probability and this many top
                                 // alternatives, from the distribution before truncation
   int32_t n = 1;                // completions returned
@@ -175,6 +185,8 @@ struct Timings {
   double prefill_tokens_per_s = 0;   // prompt tokens computed (not cached) per second
   double decode_tokens_per_s = 0;
   int64_t prefill_steps = 0;       // forward passes that computed prompt positions
+  int64_t draft_tokens = 0;        // speculative decoding: tokens proposed
+  int64_t draft_accepted = 0;      // of those, kept (each saved a forward pass)
   int64_t prompt_evaluations = 0;  // times the prompt was computed (1 for any n / beams)
 };
 

@@ -55,6 +55,11 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   core_options.kv_type = kv_type_from(options.kv_type);
   core_options.kv_tokens = options.kv_tokens;
   core_options.prefix_cache = options.prefix_cache;
+  if (options.draft != "" && options.draft != "none" && options.draft != "ngram") {
+    fail("draft must be 'ngram' or 'none', got '{}'", options.draft);
+  }
+  if (options.draft_max < 0) fail("draft_max must be >= 0, got {}", options.draft_max);
+  core_options.max_draft = options.draft == "ngram" ? options.draft_max : 0;
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
   impl_->tokenizer = m.tokenizer.get();
   for (int32_t t = 0; t < m.tokenizer->n_vocab(); ++t) {
@@ -114,6 +119,12 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
          request.min_tokens);
   }
   if (!std::isfinite(request.length_penalty)) fail("length_penalty must be a finite number");
+  const int32_t engine_draft = e.options.draft == "ngram" ? e.options.draft_max : 0;
+  if (request.draft_max && (*request.draft_max < 0 || *request.draft_max > engine_draft)) {
+    fail("draft_max must be between 0 and the engine's draft_max ({}), got {}", engine_draft,
+         *request.draft_max);
+  }
+  r->draft_max = request.num_beams > 0 ? 0 : request.draft_max.value_or(engine_draft);
   for (int32_t token : request.stop_tokens) {
     if (token < 0 || token >= n_vocab) {
       fail("stop token id {} is not in the vocabulary [0, {})", token, n_vocab);
@@ -269,7 +280,7 @@ void Engine::Impl::loop() {
           continue;
         }
         try {
-          handle_output(r, out.sequence_id, out.logits);
+          handle_output(r, out.sequence_id, out.logits, out.n_rows);
         } catch (const std::exception& ex) {
           if (r.callbacks.on_error) r.callbacks.on_error(ex.what());
           r.done = true;
@@ -298,13 +309,24 @@ void Engine::Impl::loop() {
 
 void Engine::Impl::admit_locked() {
   // First come, first served: a request that needs more free sequences (or KV blocks)
-  // than there are waits at the head of the queue.
+  // than there are waits at the head of the queue. Slots that running requests will fork
+  // into (their other samples, more beams) are kept for them.
+  int32_t reserved = 0;
+  for (const auto& [id, r] : active) {
+    if (r->done) continue;
+    if (r->beam_search()) {
+      reserved += r->slots - static_cast<int32_t>(r->beams.size());
+    } else if (!r->forked) {
+      reserved += r->slots - 1;
+    }
+  }
   while (!queue.empty() && core->can_admit(static_cast<int64_t>(queue.front()->prompt.size()),
-                                           queue.front()->slots)) {
+                                           queue.front()->slots, reserved)) {
     std::unique_ptr<RequestState> r = std::move(queue.front());
     queue.pop_front();
     RequestState& state = *r;
     active[state.id] = std::move(r);
+    reserved += state.slots - 1;
     try {
       start(state);
     } catch (const std::exception& ex) {
@@ -345,7 +367,8 @@ void Engine::Impl::start(RequestState& r) {
   }
 }
 
-void Engine::Impl::handle_output(RequestState& r, int64_t sequence, const float* logits) {
+void Engine::Impl::handle_output(RequestState& r, int64_t sequence, const float* logits,
+                                 int32_t n_rows) {
   const double now = now_seconds();
   if (r.first_token_time == 0) {
     r.first_token_time = now;
@@ -368,7 +391,7 @@ void Engine::Impl::handle_output(RequestState& r, int64_t sequence, const float*
   }
   for (auto& c : r.choices) {
     if (c->sequence == sequence) {
-      sample_choice(r, *c, logits);
+      sample_choice(r, *c, logits, n_rows);
       return;
     }
   }

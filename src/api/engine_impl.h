@@ -48,12 +48,17 @@ struct Engine::Impl {
   void loop();
   void admit_locked();
   void start(RequestState& r);
-  void handle_output(RequestState& r, int64_t sequence, const float* logits);
+  void handle_output(RequestState& r, int64_t sequence, const float* logits, int32_t n_rows);
   void finish_request(RequestState& r);
   void drop(RequestState& r);
 
   // Sampling mode (n, best_of): request_sampling.cpp.
-  void sample_choice(RequestState& r, ChoiceState& c, const float* logits);
+  // Samples the choice's next token from each logits row in turn, keeping draft tokens
+  // while they are what was sampled; then proposes the next draft.
+  void sample_choice(RequestState& r, ChoiceState& c, const float* logits, int32_t n_rows = 1);
+  // Samples, records and streams one token; false when the choice ended with it.
+  bool take_token(RequestState& r, ChoiceState& c, const float* logits, int32_t& token);
+  void propose_draft(RequestState& r, ChoiceState& c);
   void end_choice(RequestState& r, ChoiceState& c, FinishReason reason);
   Completion sampling_completion(RequestState& r);
   // Beam search: beam_search.cpp.

@@ -4,17 +4,19 @@
 #include <cmath>
 
 #include "api/engine_impl.h"
+#include "runtime/ngram_draft.h"
 #include "sampling/logprobs.h"
 
 namespace loom {
 
-void Engine::Impl::sample_choice(RequestState& r, ChoiceState& c, const float* logits) {
-  if (c.finished) return;
+bool Engine::Impl::take_token(RequestState& r, ChoiceState& c, const float* logits,
+                              int32_t& token_out) {
   const int32_t n_vocab = tokenizer->n_vocab();
   Choice& out = c.result;
   const int64_t n_generated = static_cast<int64_t>(out.tokens.size());
   c.sampler.set_ban_active(n_generated < r.request.min_tokens);
   const int32_t token = c.sampler.sample(logits, n_vocab);
+  token_out = token;
   c.sampler.accept(token);
   ++r.generated;
 
@@ -40,7 +42,7 @@ void Engine::Impl::sample_choice(RequestState& r, ChoiceState& c, const float* l
 
   if (std::find(r.stop_tokens.begin(), r.stop_tokens.end(), token) != r.stop_tokens.end()) {
     end_choice(r, c, FinishReason::kStop);
-    return;
+    return false;
   }
   out.tokens.push_back(token);
   std::string text = c.stop.push(c.detokenizer.push(token));
@@ -57,11 +59,65 @@ void Engine::Impl::sample_choice(RequestState& r, ChoiceState& c, const float* l
   }
   if (stopped) {
     end_choice(r, c, FinishReason::kStop);
-  } else if (full) {
-    end_choice(r, c, FinishReason::kLength);
-  } else {
-    core->append_token(c.sequence, token);
+    return false;
   }
+  if (full) {
+    end_choice(r, c, FinishReason::kLength);
+    return false;
+  }
+  return true;
+}
+
+void Engine::Impl::sample_choice(RequestState& r, ChoiceState& c, const float* logits,
+                                 int32_t n_rows) {
+  if (c.finished) return;
+  const int64_t sequence = c.sequence;
+  const int32_t n_vocab = tokenizer->n_vocab();
+  std::vector<int32_t> draft;
+  if (n_rows > 1) {
+    const std::vector<int32_t>& tokens = core->sequence(sequence).tokens;
+    draft.assign(tokens.end() - (n_rows - 1), tokens.end());
+  }
+  r.timings.draft_tokens += static_cast<int64_t>(draft.size());
+  // Row i is the distribution after draft token i - 1. Sampling each row as decoding
+  // would, and keeping a draft token only when it is the one sampled, gives exactly the
+  // tokens (and random draws) of decoding one token per step.
+  size_t accepted = 0;
+  for (int32_t row = 0; row < n_rows; ++row) {
+    int32_t token = -1;
+    if (!take_token(r, c, logits + static_cast<int64_t>(row) * n_vocab, token)) {
+      r.timings.draft_accepted += static_cast<int64_t>(accepted);
+      return;  // the choice ended; its sequence is gone
+    }
+    if (accepted < draft.size() && token == draft[accepted]) {
+      ++accepted;
+      continue;
+    }
+    if (!draft.empty()) core->accept_draft(sequence, static_cast<int64_t>(accepted));
+    core->append_token(sequence, token);
+    break;
+  }
+  r.timings.draft_accepted += static_cast<int64_t>(accepted);
+  if (r.draft_max > 0) {
+    // Longer drafts while they are accepted, shorter when they are not.
+    if (!draft.empty()) {
+      c.draft_length = accepted == draft.size()
+                           ? std::min(r.draft_max, c.draft_length * 2)
+                           : std::max<int32_t>(1, static_cast<int32_t>(accepted) + 1);
+    }
+    propose_draft(r, c);
+  }
+}
+
+void Engine::Impl::propose_draft(RequestState& r, ChoiceState& c) {
+  if (c.draft_length == 0) c.draft_length = std::min(r.draft_max, 4);
+  const Sequence& s = core->sequence(c.sequence);
+  // Every kept draft token and the token sampled after them must fit in max_tokens.
+  const int64_t room = r.request.max_tokens - static_cast<int64_t>(c.result.tokens.size()) - 1;
+  NgramDraftOptions options;
+  options.max_tokens = static_cast<int32_t>(std::min<int64_t>(c.draft_length, room));
+  const std::vector<int32_t> draft = ngram_draft(s.tokens, options);
+  if (!draft.empty()) core->add_draft(c.sequence, draft);
 }
 
 void Engine::Impl::end_choice(RequestState& r, ChoiceState& c, FinishReason reason) {

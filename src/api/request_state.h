@@ -28,6 +28,7 @@ struct ChoiceState {
   StopMatcher stop;
   Choice result;
   bool finished = false;
+  int32_t draft_length = 0;  // tokens to propose next (adapts to how many are accepted)
 };
 
 struct Beam {
@@ -66,6 +67,7 @@ struct RequestState {
   double submit_time = 0, start_time = 0, first_token_time = 0, last_token_time = 0;
   int64_t start_steps = 0;  // the runtime's step counter when the request started
   int64_t generated = 0;
+  int32_t draft_max = 0;  // speculative decoding: most draft tokens per step, 0 = off
   bool done = false;
 
   bool beam_search() const { return request.num_beams > 0; }

@@ -19,6 +19,8 @@ namespace {
 struct ServeArgs {
   std::string model_path;
   bool no_prefix_cache = false;
+  std::string draft = "none";
+  int32_t draft_max = 8;
   bool mlock = false;
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -86,6 +88,8 @@ int serve(const ServeArgs& a) {
     engine_options.kv_type = a.kv_type;
     engine_options.kv_tokens = a.kv_tokens;
     engine_options.prefix_cache = !a.no_prefix_cache;
+    engine_options.draft = a.draft;
+    engine_options.draft_max = a.draft_max;
     auto engine = std::make_shared<Engine>(model, engine_options);
     const EngineStats stats = engine->stats();
     fmt::print(stderr,
@@ -154,6 +158,14 @@ Command add_serve(CLI::App& app) {
   cmd->add_flag("--no-prefix-cache", args->no_prefix_cache,
                 "compute every prompt in full (by default a prompt that starts like an earlier "
                 "one reuses its KV cache blocks)");
+  cmd->add_option("--draft", args->draft,
+                  "speculative decoding: 'ngram' drafts tokens from the prompt and output so far "
+                  "(output unchanged); requests may lower it with \"draft_max\"")
+      ->check(CLI::IsMember({"none", "ngram"}))
+      ->capture_default_str();
+  cmd->add_option("--draft-max", args->draft_max, "most draft tokens verified per step")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   cmd->add_option("--api-key", args->api_key, "require 'Authorization: Bearer KEY'");
   cmd->add_option("--model-alias", args->model_alias, "model name reported by the API");
   cmd->add_option("--chat-template", args->chat_template,

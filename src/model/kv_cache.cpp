@@ -145,6 +145,15 @@ void KvCache::attach(int64_t seq, const std::vector<int32_t>& blocks) {
   }
 }
 
+void KvCache::truncate(int64_t seq, int64_t n_positions) {
+  std::vector<int32_t>& table = tables_.at(seq);
+  const auto keep = static_cast<size_t>(blocks_for(n_positions));
+  while (table.size() > keep) {
+    if (table.back() != kNoBlock) drop_block(table.back());
+    table.pop_back();
+  }
+}
+
 void KvCache::release_before(int64_t seq, int64_t pos) {
   std::vector<int32_t>& table = tables_.at(seq);
   const int64_t n = std::min<int64_t>(pos / block_size_, static_cast<int64_t>(table.size()));

@@ -71,6 +71,9 @@ class KvCache {
   // block; a block nobody references goes back to the pool.
   void retain(int32_t block) { ++ref_counts_.at(block); }
   void drop(int32_t block) { drop_block(block); }
+  // Keeps only the blocks of `seq` that hold positions before n_positions (rolling back
+  // positions computed for rejected draft tokens; the rest of the last block is rewritten).
+  void truncate(int64_t seq, int64_t n_positions);
   // Returns the blocks of `seq` that hold only positions before `pos` (they have left every
   // layer's sliding window); their table entries become kNoBlock. Positions before `pos`
   // must never be read or written again.

@@ -44,7 +44,9 @@ EngineCore::EngineCore(std::shared_ptr<const Transformer> model, const EngineCor
   }
   scratch_ = model_->make_scratch(options_.batch_tokens);
   slot_busy_.assign(static_cast<size_t>(options_.max_sequences), 0);
-  logits_.resize(static_cast<size_t>(options_.max_sequences * config().n_vocab));
+  if (options_.max_draft < 0) fail("max_draft must be >= 0, got {}", options_.max_draft);
+  logits_.resize(
+      static_cast<size_t>(options_.max_sequences * (1 + options_.max_draft) * config().n_vocab));
   outputs_.reserve(static_cast<size_t>(options_.max_sequences));
 }
 
@@ -73,8 +75,8 @@ int64_t EngineCore::kv_blocks_promised() const {
   return promised;
 }
 
-bool EngineCore::can_admit(int64_t n_prompt, int32_t n_sequences) const {
-  return free_slots() >= n_sequences &&
+bool EngineCore::can_admit(int64_t n_prompt, int32_t n_sequences, int32_t reserved_slots) const {
+  return free_slots() - reserved_slots >= n_sequences &&
          available_blocks() - kv_blocks_promised() >= kv_blocks_to_admit(n_prompt, n_sequences);
 }
 
@@ -196,6 +198,34 @@ void EngineCore::append_token(int64_t sequence_id, int32_t token) {
   s.tokens.push_back(token);
 }
 
+void EngineCore::add_draft(int64_t sequence_id, std::span<const int32_t> draft) {
+  Sequence& s = find(sequence_id);
+  if (s.n_draft > 0) fail("sequence {} already carries a draft", sequence_id);
+  if (static_cast<int64_t>(draft.size()) > options_.max_draft) {
+    fail("a draft of {} tokens is more than the most ({})", draft.size(), options_.max_draft);
+  }
+  if (static_cast<int64_t>(s.tokens.size() + draft.size()) > context()) {
+    fail("sequence {} has no room in the context for {} draft tokens", sequence_id, draft.size());
+  }
+  s.tokens.insert(s.tokens.end(), draft.begin(), draft.end());
+  s.n_draft = static_cast<int64_t>(draft.size());
+}
+
+void EngineCore::accept_draft(int64_t sequence_id, int64_t n_accepted) {
+  Sequence& s = find(sequence_id);
+  if (n_accepted < 0 || n_accepted > s.n_draft) {
+    fail("cannot accept {} of {} draft tokens", n_accepted, s.n_draft);
+  }
+  const int64_t n_tokens = static_cast<int64_t>(s.tokens.size()) - s.n_draft + n_accepted;
+  s.tokens.resize(static_cast<size_t>(n_tokens));
+  s.n_draft = 0;
+  s.n_computed = std::min(s.n_computed, n_tokens);
+  kv_.truncate(s.kv_slot, s.n_computed);
+  if (static_cast<int64_t>(s.block_hashes.size()) > s.n_computed / kv_.block_size()) {
+    s.block_hashes.resize(static_cast<size_t>(s.n_computed / kv_.block_size()));
+  }
+}
+
 void EngineCore::remove_sequence(int64_t sequence_id) {
   auto it = std::find_if(sequences_.begin(), sequences_.end(),
                          [&](const auto& s) { return s->id == sequence_id; });
@@ -223,10 +253,16 @@ std::span<const EngineCore::Output> EngineCore::step() {
   int64_t available = available_blocks();
   Sequence* stuck = nullptr;  // the newest sequence that found no free KV block
   for (Sequence* s : order_) {
-    const int64_t total = static_cast<int64_t>(s->tokens.size());
+    int64_t total = static_cast<int64_t>(s->tokens.size());
     int64_t n = std::min(total - s->n_computed, budget);
     if (n <= 0) break;
     n = positions_that_fit(*s, n, available);
+    if (s->n_draft > 0 && n < total - s->n_computed) {
+      // Drafts are verified in one step or not at all: drop them, decode as usual.
+      accept_draft(s->id, 0);
+      total = static_cast<int64_t>(s->tokens.size());
+      n = std::min(n, total - s->n_computed);
+    }
     if (n == 0) {
       if (stuck == nullptr || s->id > stuck->id) stuck = s;
       continue;
@@ -236,7 +272,7 @@ std::span<const EngineCore::Output> EngineCore::step() {
     kv_.reserve(s->kv_slot, s->n_computed, s->n_computed + n);
     available -= needed;
     for (int64_t p = s->n_computed; p < s->n_computed + n; ++p) {
-      batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, p == total - 1);
+      batch_.add(s->tokens[p], static_cast<int32_t>(p), s->kv_slot, p >= total - 1 - s->n_draft);
     }
     advanced_.emplace_back(s, n);
     budget -= n;
@@ -256,6 +292,7 @@ std::span<const EngineCore::Output> EngineCore::step() {
   model_->forward(batch_, kv_, *scratch_, pool_, logits_.data());
   ++counters_.steps;
   const int64_t n_vocab = config().n_vocab;
+  int64_t row = 0;  // logits rows are in batch order
   for (auto [s, n] : advanced_) {
     const int64_t prompt_part =
         std::max<int64_t>(0, std::min(s->n_prompt, s->n_computed + n) - s->n_computed);
@@ -265,8 +302,9 @@ std::span<const EngineCore::Output> EngineCore::step() {
     if (options_.prefix_cache) cache_full_blocks(*s);
     release_out_of_window(s->kv_slot, s->n_computed);
     if (!s->has_pending()) {
-      outputs_.push_back(
-          {s->id, logits_.data() + static_cast<int64_t>(outputs_.size()) * n_vocab, {}});
+      const auto n_rows = static_cast<int32_t>(1 + s->n_draft);
+      outputs_.push_back({s->id, logits_.data() + row * n_vocab, {}, n_rows});
+      row += n_rows;
     }
   }
   return outputs_;
@@ -275,8 +313,10 @@ std::span<const EngineCore::Output> EngineCore::step() {
 void EngineCore::cache_full_blocks(Sequence& s) {
   const int64_t block_size = kv_.block_size();
   const std::vector<int32_t>& table = kv_.block_table(s.kv_slot);
-  for (int64_t i = static_cast<int64_t>(s.block_hashes.size());
-       (i + 1) * block_size <= s.n_computed; ++i) {
+  // Not draft positions: their tokens may yet be rejected.
+  const int64_t settled = std::min(s.n_computed, static_cast<int64_t>(s.tokens.size()) - s.n_draft);
+  for (int64_t i = static_cast<int64_t>(s.block_hashes.size()); (i + 1) * block_size <= settled;
+       ++i) {
     const uint64_t parent = i == 0 ? 0 : s.block_hashes[i - 1];
     const std::span<const int32_t> tokens(s.tokens.data() + i * block_size,
                                           static_cast<size_t>(block_size));

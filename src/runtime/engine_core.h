@@ -39,6 +39,7 @@ struct EngineCoreOptions {
   int64_t batch_tokens = 512;  // most positions computed in one step
   DType kv_type = DType::F16;  // F16, F32 or Q8_0
   int64_t kv_tokens = 0;       // KV cache budget in positions; 0 = max_sequences x context
+  int32_t max_draft = 0;       // most draft tokens a sequence may carry into one step
   bool prefix_cache = true;    // reuse full KV blocks of earlier sequences' equal prefixes
 };
 
@@ -52,10 +53,13 @@ class EngineCore {
  public:
   struct Output {
     int64_t sequence_id;
-    const float* logits;  // (n_vocab) for the sequence's next token; valid until next step
+    // (n_rows, n_vocab): the next token's distribution after each of the sequence's last
+    // n_rows positions (1 + its draft tokens); valid until the next step.
+    const float* logits;
     // Non-empty when the sequence could not advance (the KV cache is full); logits is
     // null. The caller should end the sequence.
     std::string error;
+    int32_t n_rows = 1;
   };
 
   EngineCore(std::shared_ptr<const Transformer> model, const EngineCoreOptions& options);
@@ -82,8 +86,9 @@ class EngineCore {
   const KvCache& kv_cache() const { return kv_; }
   // Whether a request of `n_sequences` sequences with an `n_prompt`-token prompt may
   // start now: enough free slots and enough KV blocks beyond what the running sequences'
-  // pending positions will take.
-  bool can_admit(int64_t n_prompt, int32_t n_sequences) const;
+  // pending positions will take. reserved_slots: slots running requests will still take
+  // (forks of n samples or beams not made yet).
+  bool can_admit(int64_t n_prompt, int32_t n_sequences, int32_t reserved_slots = 0) const;
   // loom::Error when such a request could not start even with the cache empty.
   void check_fits(int64_t n_prompt, int32_t n_sequences) const;
 
@@ -99,6 +104,13 @@ class EngineCore {
   // Makes `target` a copy of `source` (tokens and cached positions, shared); both stay.
   void copy_sequence(int64_t source, int64_t target);
   void append_token(int64_t sequence_id, int32_t token);
+  // Speculative decoding: appends proposed tokens after the sequence's last (sampled, not
+  // yet computed) token; the next step computes them all and returns 1 + draft.size()
+  // logits rows. At most max_draft of them, and only within the context.
+  void add_draft(int64_t sequence_id, std::span<const int32_t> draft);
+  // After verifying: keeps the first n_accepted draft tokens (their positions stay
+  // computed) and rolls back the rest, with their KV positions.
+  void accept_draft(int64_t sequence_id, int64_t n_accepted);
   void remove_sequence(int64_t sequence_id);
   const Sequence& sequence(int64_t sequence_id) const;
   bool has_pending() const;

@@ -15,6 +15,9 @@ struct Sequence {
   int64_t n_prompt = 0;
   int64_t n_computed = 0;  // positions [0, n_computed) are in the KV cache
   int64_t n_cached = 0;    // prompt positions taken from the prefix cache, not computed
+  // The last n_draft tokens are proposals (speculative decoding): the step that computes
+  // them returns a logits row for each of them and for the token before them.
+  int64_t n_draft = 0;
   // Chain hashes of the full blocks computed so far (prefix cache keys), in order.
   std::vector<uint64_t> block_hashes;
 

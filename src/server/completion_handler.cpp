@@ -314,6 +314,8 @@ void handle_generation(Server::State& state, const httplib::Request& req, httpli
   ParseLimits limits;
   limits.max_n = state.options.max_n;
   limits.n_vocab = backend->model->n_vocab();
+  const EngineOptions& engine_options = backend->engine->options();
+  limits.draft_max = engine_options.draft == "ngram" ? engine_options.draft_max : 0;
   GenerationRequest g = parse_generation_request(req.body, chat, limits);
   prepare_prompt(state, *backend, g);
 

@@ -408,6 +408,14 @@ GenerationRequest parse_generation_request(const std::string& text, bool chat,
     r.min_tokens = *v;
   }
   if (auto v = get_bool(body, "ignore_eos")) r.ignore_eos = *v;
+  // Speculative decoding per request (loom's own field): 0 turns it off, at most the
+  // server's --draft-max.
+  if (auto v = get_int(body, "draft_max")) {
+    require(*v >= 0 && *v <= limits.draft_max, "draft_max",
+            fmt::format("must be between 0 and the server's --draft-max ({}), got {}",
+                        limits.draft_max, *v));
+    r.draft_max = static_cast<int32_t>(*v);
+  }
   parse_sampling(body, limits, out);
   parse_stop(body, r);
   parse_choices(body, limits, out);

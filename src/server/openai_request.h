@@ -15,8 +15,9 @@
 namespace loom::server {
 
 struct ParseLimits {
-  int32_t max_n = 16;   // most choices (n, best_of, beams) a request may ask for
-  int32_t n_vocab = 0;  // logit_bias keys must be below this
+  int32_t max_n = 16;     // most choices (n, best_of, beams) a request may ask for
+  int32_t draft_max = 0;  // most draft tokens per step a request may ask for (the engine's)
+  int32_t n_vocab = 0;    // logit_bias keys must be below this
   int32_t max_logprobs = 20;
 };
 

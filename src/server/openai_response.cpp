@@ -41,7 +41,9 @@ json timings_json(const Timings& t) {
           {"time_to_first_token_ms", t.time_to_first_token_s * 1e3},
           {"decode_ms", t.decode_s * 1e3},
           {"prefill_tokens_per_second", t.prefill_tokens_per_s},
-          {"decode_tokens_per_second", t.decode_tokens_per_s}};
+          {"decode_tokens_per_second", t.decode_tokens_per_s},
+          {"draft_tokens", t.draft_tokens},
+          {"draft_accepted", t.draft_accepted}};
 }
 
 namespace {
