@@ -1,5 +1,6 @@
 // The HTTP routes other than generation (/health, /v1/models, /tokenize, /detokenize,
-// /metrics), authentication, error bodies, and the server's life cycle.
+// /metrics; the chat page in web_routes.cpp), authentication, error bodies, and the
+// server's life cycle.
 #include "server/server.h"
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include "server/openai_request.h"
 #include "server/openai_response.h"
 #include "server/server_state.h"
+#include "server/web_routes.h"
 
 namespace loom::server {
 namespace {
@@ -50,6 +52,7 @@ void handle_health(const Server::State& state, httplib::Response& res) {
                             {"waiting", s.waiting},
                             {"max_sequences", s.max_sequences},
                             {"kv_used_tokens", s.kv_used_tokens},
+                            {"kv_cached_tokens", s.kv_cached_tokens},
                             {"kv_capacity_tokens", s.kv_capacity_tokens}}),
                   "application/json");
 }
@@ -167,7 +170,9 @@ Server::Server(ServerOptions options) : state_(std::make_unique<State>()) {
   s.http.set_write_timeout(60, 0);
 
   s.http.set_pre_routing_handler([&s](const httplib::Request& req, httplib::Response& res) {
-    if (req.path == "/health" || authorized(s, req))
+    // The page and its files load without the key (the page then asks for it).
+    const bool page = (req.method == "GET" || req.method == "HEAD") && is_web_path(req.path);
+    if (req.path == "/health" || page || authorized(s, req))
       return httplib::Server::HandlerResponse::Unhandled;
     write_error(s, res, 401,
                 dump(ApiError(401, "invalid API key: send 'Authorization: Bearer <key>'", {},
@@ -186,6 +191,7 @@ Server::Server(ServerOptions options) : state_(std::make_unique<State>()) {
                     "application/json");
   });
 
+  register_web_routes(s.http);
   s.http.Get("/health",
              [&s](const httplib::Request&, httplib::Response& res) { handle_health(s, res); });
   s.http.Get("/v1/models", guarded(s, [&s](const httplib::Request&, httplib::Response& res) {
