@@ -269,7 +269,10 @@ void Engine::Impl::loop() {
       admit_locked();
     }
     if (core->has_pending()) {
-      for (const EngineCore::Output& out : core->step()) {
+      const double step_start = now_seconds();
+      const std::span<const EngineCore::Output> outputs = core->step();
+      record_step(core->last_step_positions(), now_seconds() - step_start);
+      for (const EngineCore::Output& out : outputs) {
         auto it = by_sequence.find(out.sequence_id);
         if (it == by_sequence.end()) continue;
         RequestState& r = *it->second;
@@ -305,6 +308,18 @@ void Engine::Impl::loop() {
   }
   std::lock_guard core_lock(core_mutex);
   while (!active.empty()) drop(*active.begin()->second);
+}
+
+void Engine::Impl::record_step(int64_t positions, double seconds) {
+  if (positions <= 0) return;
+  if (static_cast<int64_t>(step_seconds.size()) <= positions) step_seconds.resize(positions + 1);
+  double& fastest = step_seconds[positions];
+  // The fastest seen: on a busy machine the noise only ever adds time.
+  fastest = fastest == 0 ? seconds : std::min(fastest, seconds);
+}
+
+double Engine::Impl::step_cost(int64_t positions) const {
+  return positions < static_cast<int64_t>(step_seconds.size()) ? step_seconds[positions] : 0;
 }
 
 void Engine::Impl::admit_locked() {

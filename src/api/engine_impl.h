@@ -44,6 +44,11 @@ struct Engine::Impl {
   std::map<RequestId, std::unique_ptr<RequestState>> active;  // loop thread only
   std::map<int64_t, RequestState*> by_sequence;               // loop thread only
   std::thread loop_thread;
+  // Seconds a step of n positions takes (the fastest seen; 0 = not seen yet), by n: what
+  // a draft of k tokens costs against decoding one token. Loop thread only.
+  std::vector<double> step_seconds;
+  void record_step(int64_t positions, double seconds);
+  double step_cost(int64_t positions) const;
 
   void loop();
   void admit_locked();

@@ -29,6 +29,7 @@ struct ChoiceState {
   Choice result;
   bool finished = false;
   int32_t draft_length = 0;  // tokens to propose next (adapts to how many are accepted)
+  int64_t draft_proposed = 0, draft_kept = 0;  // this choice's drafts so far
 };
 
 struct Beam {

@@ -70,6 +70,7 @@ class EngineCore {
   int32_t max_sequences() const { return static_cast<int32_t>(slot_busy_.size()); }
   int threads() const { return pool_.size(); }
   const StepCounters& counters() const { return counters_; }
+  int64_t last_step_positions() const { return batch_.size(); }  // computed by the last step
   int32_t free_slots() const;
   int32_t n_sequences() const { return static_cast<int32_t>(sequences_.size()); }
   // KV cache positions held by sequences (blocks x block size; not those only the prefix
