@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <future>
 #include <random>
+#include <variant>
 
 #include "api/engine_impl.h"
 #include "core/error.h"
@@ -221,16 +222,18 @@ EngineStats Engine::stats() const {
 
 Completion Engine::generate(const Request& request,
                             const std::function<void(const TokenEvent&)>& on_token) {
-  std::promise<Completion> done;
-  std::future<Completion> result = done.get_future();
+  // The error travels as text and is thrown here: an exception_ptr made on the loop thread
+  // and released there races (for ThreadSanitizer) with the rethrow on this one.
+  std::promise<std::variant<Completion, std::string>> done;
+  auto result = done.get_future();
   RequestCallbacks callbacks;
   callbacks.on_token = on_token;
   callbacks.on_done = [&done](Completion c) { done.set_value(std::move(c)); };
-  callbacks.on_error = [&done](const std::string& message) {
-    done.set_exception(std::make_exception_ptr(Error(message)));
-  };
+  callbacks.on_error = [&done](const std::string& message) { done.set_value(message); };
   submit(request, std::move(callbacks));
-  return result.get();
+  auto outcome = result.get();
+  if (auto* message = std::get_if<std::string>(&outcome)) throw Error(*message);
+  return std::get<Completion>(std::move(outcome));
 }
 
 std::vector<float> Engine::evaluate(std::span<const int32_t> tokens) {
