@@ -10,6 +10,7 @@ namespace loom::cli {
 using Command = std::function<int()>;
 
 Command add_run(CLI::App& app);
+Command add_chat(CLI::App& app);
 Command add_info(CLI::App& app);
 Command add_perplexity(CLI::App& app);
 Command add_synth(CLI::App& app);

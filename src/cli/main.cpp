@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     commands.emplace_back(app.get_subcommands({})[before], std::move(command));
   };
   add(loom::cli::add_run);
+  add(loom::cli::add_chat);
   add(loom::cli::add_info);
   add(loom::cli::add_perplexity);
   add(loom::cli::add_synth);
