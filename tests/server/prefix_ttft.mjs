@@ -1,5 +1,6 @@
 // Time to first token of a request whose ~2,000-token prefix is in the prefix cache, against
 // the same request cold, on a running loom serve. Usage: node prefix_ttft.mjs http://127.0.0.1:8080
+const base = process.argv[2] ?? "http://127.0.0.1:8080";
 const words = "Once upon a time there was a little girl named Lily who loved to play in the park with her friends and her dog ".split(" ");
 function prefix(seed) {
   let s = `Story ${seed}:`;
