@@ -187,13 +187,13 @@ Completion Engine::Impl::beam_completion(RequestState& r) {
     } else {
       choice.finish_reason = FinishReason::kStop;
     }
-    if (r.callbacks.on_token) {
+    if (r.callbacks->on_token) {
       TokenEvent event;
       event.index = i;
       event.text = choice.text;
       event.finished = true;
       event.finish_reason = choice.finish_reason;
-      r.callbacks.on_token(event);
+      token_event(r, std::move(event));
     }
     completion.choices.push_back(std::move(choice));
   }

@@ -176,7 +176,7 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
                         request.stop_tokens.end());
   r->timings.prompt_tokens = static_cast<int64_t>(r->prompt.size());
   r->request = std::move(request);
-  r->callbacks = std::move(callbacks);
+  r->callbacks = std::make_shared<const RequestCallbacks>(std::move(callbacks));
 
   RequestId id;
   {
@@ -262,55 +262,78 @@ void Engine::Impl::loop() {
             queue.end());
       }
     }
-    std::lock_guard core_lock(core_mutex);
-    for (RequestId id : to_cancel) {
-      auto it = active.find(id);
-      if (it != active.end()) drop(*it->second);
-    }
-    {
-      std::lock_guard lock(mutex);
-      admit_locked();
-    }
-    if (core->has_pending()) {
-      const double step_start = now_seconds();
-      const std::span<const EngineCore::Output> outputs = core->step();
-      record_step(core->last_step_positions(), now_seconds() - step_start);
-      for (const EngineCore::Output& out : outputs) {
-        auto it = by_sequence.find(out.sequence_id);
-        if (it == by_sequence.end()) continue;
-        RequestState& r = *it->second;
-        if (r.done) continue;
-        if (!out.error.empty()) {  // the KV cache is full: the request ends with an error
-          if (r.callbacks.on_error) r.callbacks.on_error(out.error);
-          r.done = true;
-          continue;
-        }
-        try {
-          handle_output(r, out.sequence_id, out.logits, out.n_rows);
-        } catch (const std::exception& ex) {
-          if (r.callbacks.on_error) r.callbacks.on_error(ex.what());
-          r.done = true;
-        }
-      }
-    }
-    for (auto it = active.begin(); it != active.end();) {
-      if (it->second->done) {
-        drop(*it->second);
-        it = active.begin();
-      } else {
-        ++it;
-      }
-    }
-    std::lock_guard lock(mutex);
-    running_snapshot = core->n_sequences();
-    free_slots_snapshot = core->free_slots();
-    kv_used_snapshot = core->kv_used_tokens();
-    kv_cached_snapshot = core->kv_cached_tokens();
-    prefix_cache_snapshot = core->prefix_cache_counters();
-    counters_snapshot = core->counters();
+    step_locked(to_cancel);
+    run_deferred();
   }
   std::lock_guard core_lock(core_mutex);
   while (!active.empty()) drop(*active.begin()->second);
+}
+
+void Engine::Impl::step_locked(const std::set<RequestId>& to_cancel) {
+  std::lock_guard core_lock(core_mutex);
+  for (RequestId id : to_cancel) {
+    auto it = active.find(id);
+    if (it != active.end()) drop(*it->second);
+  }
+  {
+    std::lock_guard lock(mutex);
+    admit_locked();
+  }
+  if (core->has_pending()) {
+    const double step_start = now_seconds();
+    const std::span<const EngineCore::Output> outputs = core->step();
+    record_step(core->last_step_positions(), now_seconds() - step_start);
+    for (const EngineCore::Output& out : outputs) {
+      auto it = by_sequence.find(out.sequence_id);
+      if (it == by_sequence.end()) continue;
+      RequestState& r = *it->second;
+      if (r.done) continue;
+      if (!out.error.empty()) {  // the KV cache is full: the request ends with an error
+        error_event(r, out.error);
+        r.done = true;
+        continue;
+      }
+      try {
+        handle_output(r, out.sequence_id, out.logits, out.n_rows);
+      } catch (const std::exception& ex) {
+        error_event(r, ex.what());
+        r.done = true;
+      }
+    }
+  }
+  for (auto it = active.begin(); it != active.end();) {
+    if (it->second->done) {
+      drop(*it->second);
+      it = active.begin();
+    } else {
+      ++it;
+    }
+  }
+  std::lock_guard lock(mutex);
+  running_snapshot = core->n_sequences();
+  free_slots_snapshot = core->free_slots();
+  kv_used_snapshot = core->kv_used_tokens();
+  kv_cached_snapshot = core->kv_cached_tokens();
+  prefix_cache_snapshot = core->prefix_cache_counters();
+  counters_snapshot = core->counters();
+}
+
+void Engine::Impl::token_event(const RequestState& r, TokenEvent event) {
+  if (!r.callbacks->on_token) return;
+  deferred.emplace_back(
+      [callbacks = r.callbacks, event = std::move(event)] { callbacks->on_token(event); });
+}
+
+void Engine::Impl::error_event(const RequestState& r, std::string message) {
+  if (!r.callbacks->on_error) return;
+  deferred.emplace_back(
+      [callbacks = r.callbacks, message = std::move(message)] { callbacks->on_error(message); });
+}
+
+void Engine::Impl::run_deferred() {
+  std::vector<std::function<void()>> calls;
+  calls.swap(deferred);
+  for (auto& call : calls) call();
 }
 
 void Engine::Impl::record_step(int64_t positions, double seconds) {
@@ -348,7 +371,7 @@ void Engine::Impl::admit_locked() {
     try {
       start(state);
     } catch (const std::exception& ex) {
-      if (state.callbacks.on_error) state.callbacks.on_error(ex.what());
+      error_event(state, ex.what());
       state.done = true;
     }
   }
@@ -454,7 +477,11 @@ void Engine::Impl::finish_request(RequestState& r) {
     if (per_choice > 1 && t.decode_s > 0) t.decode_tokens_per_s = (per_choice - 1) / t.decode_s;
   }
   c.timings = t;
-  if (r.callbacks.on_done) r.callbacks.on_done(std::move(c));
+  if (r.callbacks->on_done) {
+    deferred.emplace_back([callbacks = r.callbacks, c = std::move(c)]() mutable {
+      callbacks->on_done(std::move(c));
+    });
+  }
 }
 
 }  // namespace loom

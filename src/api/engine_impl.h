@@ -44,6 +44,12 @@ struct Engine::Impl {
   std::map<RequestId, std::unique_ptr<RequestState>> active;  // loop thread only
   std::map<int64_t, RequestState*> by_sequence;               // loop thread only
   std::thread loop_thread;
+  // User callbacks of this iteration, run in order once the loop holds no lock (so a
+  // callback may call into the engine). Loop thread only.
+  std::vector<std::function<void()>> deferred;
+  void token_event(const RequestState& r, TokenEvent event);
+  void error_event(const RequestState& r, std::string message);
+  void run_deferred();
   // Seconds a step of n positions takes (the fastest seen; 0 = not seen yet), by n: what
   // a draft of k tokens costs against decoding one token. Loop thread only.
   std::vector<double> step_seconds;
@@ -51,6 +57,8 @@ struct Engine::Impl {
   double step_cost(int64_t positions) const;
 
   void loop();
+  // One iteration's work under core_mutex: cancellations, admissions, a step, its outputs.
+  void step_locked(const std::set<RequestId>& to_cancel);
   void admit_locked();
   void start(RequestState& r);
   void handle_output(RequestState& r, int64_t sequence, const float* logits, int32_t n_rows);

@@ -49,13 +49,13 @@ bool Engine::Impl::take_token(RequestState& r, ChoiceState& c, const float* logi
   out.text += text;
   const bool stopped = c.stop.stopped();
   const bool full = static_cast<int64_t>(out.tokens.size()) >= r.request.max_tokens;
-  if (streams && r.callbacks.on_token) {
+  if (streams && r.callbacks->on_token) {
     TokenEvent event;
     event.index = out.index;
     event.token = token;
     event.text = std::move(text);
     event.logprob = std::move(logprob);
-    r.callbacks.on_token(event);
+    token_event(r, std::move(event));
   }
   if (stopped) {
     end_choice(r, c, FinishReason::kStop);
@@ -161,13 +161,13 @@ void Engine::Impl::end_choice(RequestState& r, ChoiceState& c, FinishReason reas
     if (c.sequence == r.primary) r.primary = -1;
     c.sequence = -1;
   }
-  if (r.request.best_of <= r.request.n && r.callbacks.on_token) {
+  if (r.request.best_of <= r.request.n && r.callbacks->on_token) {
     TokenEvent event;
     event.index = c.result.index;
     event.text = std::move(rest);
     event.finished = true;
     event.finish_reason = reason;
-    r.callbacks.on_token(event);
+    token_event(r, std::move(event));
   }
   if (std::all_of(r.choices.begin(), r.choices.end(), [](const auto& x) { return x->finished; })) {
     finish_request(r);

@@ -52,7 +52,9 @@ struct Hypothesis {
 struct RequestState {
   RequestId id = 0;
   Request request;
-  RequestCallbacks callbacks;
+  // Shared with the calls queued for after the step (Engine::Impl::deferred), which may
+  // run after the request is gone.
+  std::shared_ptr<const RequestCallbacks> callbacks;
   std::vector<int32_t> prompt;
   SamplingParams params;             // seed already chosen
   int32_t slots = 1;                 // sequences the request needs at its peak
