@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/generation_options.h"
 #include "loom/chat.h"
 #include "loom/error.h"
 #include "loom/loom.h"
@@ -17,23 +18,16 @@ namespace loom::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model_path;
-  bool no_prefix_cache = false;
-  std::string draft = "none";
-  int32_t draft_max = 8;
-  bool mlock = false;
+  // Model, threads, context, batch, KV type, prefix cache, drafts: as for run and chat.
+  // The batch is small here: waiting prompts are prefilled a chunk at a time beside the
+  // running streams, so first tokens arrive one request after another instead of all at
+  // the end of one long step (8 streams on TinyLlama: median time to first token 3.5 s
+  // instead of 5.1 s on a loaded machine, same aggregate throughput).
+  EngineArgs engine{.batch = 64};
   std::string host = "127.0.0.1";
   int port = 8080;
   int32_t parallel = 4;
   int32_t queue = 64;
-  int64_t context = 0;
-  int threads = 0;
-  // Small steps: waiting prompts are prefilled a chunk at a time beside the running
-  // streams, so first tokens arrive one request after another instead of all at the end
-  // of one long step (8 streams on TinyLlama: median time to first token 3.5 s instead of
-  // 5.1 s on a loaded machine, same aggregate throughput).
-  int64_t batch = 64;
-  std::string kv_type = "f16";
   int64_t kv_tokens = 0;
   std::string api_key;
   std::string model_alias;
@@ -63,7 +57,7 @@ int serve(const ServeArgs& a) {
   options.port = a.port;
   options.api_key = a.api_key;
   options.model_name = a.model_alias.empty()
-                           ? std::filesystem::path(a.model_path).filename().string()
+                           ? std::filesystem::path(a.engine.model_path).filename().string()
                            : a.model_alias;
   options.chat_template = a.chat_template;
   options.http_threads = a.parallel + a.queue + 16;
@@ -75,21 +69,14 @@ int serve(const ServeArgs& a) {
   // Listen at once so /health can say "loading" while the model maps.
   std::thread http([&] { server.run(); });
   fmt::print(stderr, "loom serve: listening on http://{}:{} (loading {})\n", a.host, port,
-             a.model_path);
+             a.engine.model_path);
 
   try {
-    std::shared_ptr<Model> model = Model::load(a.model_path, {.mlock = a.mlock});
-    EngineOptions engine_options;
-    engine_options.threads = a.threads;
-    engine_options.context = a.context;
+    std::shared_ptr<Model> model = Model::load(a.engine.model_path, {.mlock = a.engine.mlock});
+    EngineOptions engine_options = to_engine_options(a.engine);
     engine_options.max_sequences = a.parallel;
     engine_options.max_queue = a.queue;
-    engine_options.batch_tokens = a.batch;
-    engine_options.kv_type = a.kv_type;
     engine_options.kv_tokens = a.kv_tokens;
-    engine_options.prefix_cache = !a.no_prefix_cache;
-    engine_options.draft = a.draft;
-    engine_options.draft_max = a.draft_max;
     auto engine = std::make_shared<Engine>(model, engine_options);
     const EngineStats stats = engine->stats();
     fmt::print(stderr,
@@ -101,7 +88,7 @@ int serve(const ServeArgs& a) {
     fmt::print(stderr,
                "loom serve: KV cache ({}) holds {} tokens; {} sequences run at once ({} of them "
                "at the full context), {} more requests may queue\n",
-               a.kv_type, stats.kv_capacity_tokens, stats.max_sequences,
+               a.engine.kv_type, stats.kv_capacity_tokens, stats.max_sequences,
                std::min<int64_t>(stats.max_sequences, stats.kv_capacity_tokens / engine->context()),
                a.queue);
     const std::string chat_source = chat_template_source(*model);
@@ -128,7 +115,7 @@ int serve(const ServeArgs& a) {
 Command add_serve(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server");
-  cmd->add_option("-m,--model", args->model_path, "GGUF model file")->required();
+  add_engine_options(*cmd, args->engine);
   cmd->add_option("--host", args->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", args->port, "port (0 = any free port)")->capture_default_str();
   cmd->add_option("--parallel", args->parallel, "sequences that run at once")
@@ -137,34 +124,10 @@ Command add_serve(CLI::App& app) {
   cmd->add_option("--queue", args->queue, "requests that may wait; more get 503")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
-  cmd->add_option("-c,--ctx-size", args->context, "positions per sequence (0 = model's, <= 4096)")
-      ->capture_default_str();
-  cmd->add_option("-t,--threads", args->threads, "compute threads (0 = one per core)")
-      ->capture_default_str();
-  cmd->add_option("-b,--batch-size", args->batch,
-                  "most positions computed in one step: decoding streams plus a chunk of the "
-                  "waiting prompts (larger favours long-prompt throughput, smaller the time to "
-                  "first token under load)")
-      ->capture_default_str();
-  cmd->add_flag("--mlock", args->mlock,
-                "Lock the weights in memory so they are never paged out (may need ulimit -l)");
-  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, f32 or q8_0")
-      ->capture_default_str();
   cmd->add_option("--kv-tokens", args->kv_tokens,
                   "KV cache size in tokens, shared by all sequences in blocks of 16 "
                   "(0 = --parallel x --ctx-size)")
       ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cmd->add_flag("--no-prefix-cache", args->no_prefix_cache,
-                "compute every prompt in full (by default a prompt that starts like an earlier "
-                "one reuses its KV cache blocks)");
-  cmd->add_option("--draft", args->draft,
-                  "speculative decoding: 'ngram' drafts tokens from the prompt and output so far "
-                  "(output unchanged); requests may lower it with \"draft_max\"")
-      ->check(CLI::IsMember({"none", "ngram"}))
-      ->capture_default_str();
-  cmd->add_option("--draft-max", args->draft_max, "most draft tokens verified per step")
-      ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option("--api-key", args->api_key, "require 'Authorization: Bearer KEY'");
   cmd->add_option("--model-alias", args->model_alias, "model name reported by the API");
