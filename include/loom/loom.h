@@ -104,9 +104,19 @@ struct EngineOptions {
   // prompt and the output so far, and the model checks up to draft_max of them in one
   // step. Output is token for token what decoding without drafts gives, for any sampling
   // settings (a draft token is kept only when it is the token sampled there).
-  // "" or "none": off.
+  // "" or "none": off. With draft_model set, "" or "model".
   std::string draft;
   int32_t draft_max = 8;
+  // Speculative decoding with a small model of the same vocabulary (e.g. a smaller member
+  // of the family, or a lower quantization of the same model): it proposes up to
+  // draft_max tokens, sampled as the request samples, and the standard speculative
+  // sampling rule keeps each with probability min(1, p/q), so replies follow the target's
+  // distribution exactly (greedy replies are token for token the same).
+  std::shared_ptr<const Model> draft_model;
+  // Fewest tokens drafted whenever a draft is made (llama.cpp's --draft-min). 0 lets the
+  // engine choose each step's draft length from the acceptance rate and the measured step
+  // costs, so drafting never makes decoding slower; more forces longer drafts.
+  int32_t draft_min = 0;
 };
 
 // Every decoding control, under the names llama.cpp / vLLM / OpenAI use. Values out of

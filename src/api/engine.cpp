@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "api/engine_impl.h"
+#include "api/request_validator.h"
 #include "core/error.h"
 #include "core/timing.h"
 #include "grammar/json_schema.h"
@@ -14,7 +15,6 @@ namespace {
 // The context a user gets without asking: the training context, capped so that a model
 // trained on 128k positions does not reserve gigabytes of KV cache by default.
 constexpr int64_t kDefaultContextCap = 4096;
-constexpr int32_t kMaxLogprobs = 20;
 
 DType kv_type_from(const std::string& name) {
   if (name == "f16") return DType::F16;
@@ -23,20 +23,28 @@ DType kv_type_from(const std::string& name) {
   fail("KV cache type must be 'f16', 'f32' or 'q8_0', got '{}'", name);
 }
 
-SamplingParams to_params(const SamplingOptions& o, uint64_t seed) {
-  SamplingParams p;
-  p.temperature = o.temperature;
-  p.top_k = o.top_k;
-  p.top_p = o.top_p;
-  p.min_p = o.min_p;
-  p.typical_p = o.typical_p;
-  p.repetition_penalty = o.repetition_penalty;
-  p.repeat_last_n = o.repeat_last_n;
-  p.presence_penalty = o.presence_penalty;
-  p.frequency_penalty = o.frequency_penalty;
-  p.logit_bias.assign(o.logit_bias.begin(), o.logit_bias.end());
-  p.seed = seed;
-  return p;
+
+// A draft model must speak the target's vocabulary: each of its token ids must be the
+// same token text in the target (the target may have more, e.g. padding at the end).
+void check_draft_vocabulary(const Model& target, const Model& draft) {
+  if (draft.n_vocab() > target.n_vocab()) {
+    fail(
+        "the draft model's vocabulary ({} tokens) is larger than the target's ({}): a draft "
+        "model must use the target's vocabulary",
+        draft.n_vocab(), target.n_vocab());
+  }
+  for (int32_t t = 0; t < draft.n_vocab(); ++t) {
+    if (draft.token_text(t) != target.token_text(t)) {
+      fail(
+          "the draft model's vocabulary differs from the target's: token {} is '{}' in the "
+          "draft and '{}' in the target; a draft model must use the target's vocabulary",
+          t, draft.token_text(t), target.token_text(t));
+    }
+  }
+  if (draft.bos_token() != target.bos_token()) {
+    fail("the draft model's BOS token ({}) differs from the target's ({})", draft.bos_token(),
+         target.bos_token());
+  }
 }
 
 }  // namespace
@@ -56,12 +64,31 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   core_options.kv_type = kv_type_from(options.kv_type);
   core_options.kv_tokens = options.kv_tokens;
   core_options.prefix_cache = options.prefix_cache;
-  if (options.draft != "" && options.draft != "none" && options.draft != "ngram") {
+  if (options.draft_model) {
+    if (options.draft != "" && options.draft != "model") {
+      fail("draft must be '' or 'model' when a draft model is given, got '{}'", options.draft);
+    }
+    check_draft_vocabulary(*model, *options.draft_model);
+  } else if (options.draft != "" && options.draft != "none" && options.draft != "ngram") {
     fail("draft must be 'ngram' or 'none', got '{}'", options.draft);
   }
   if (options.draft_max < 0) fail("draft_max must be >= 0, got {}", options.draft_max);
-  core_options.max_draft = options.draft == "ngram" ? options.draft_max : 0;
+  if (options.draft_min < 0 || options.draft_min > options.draft_max) {
+    fail("draft_min must be between 0 and draft_max ({}), got {}", options.draft_max,
+         options.draft_min);
+  }
+  const bool drafts = options.draft_model || options.draft == "ngram";
+  if (drafts && options.draft_max >= options.batch_tokens) {
+    fail("draft_max ({}) must be less than batch_tokens ({}): a step verifies a draft and the "
+         "token before it together",
+         options.draft_max, options.batch_tokens);
+  }
+  core_options.max_draft = drafts ? options.draft_max : 0;
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
+  if (options.draft_model) {
+    impl_->draft_model =
+        std::make_unique<DraftModel>(options.draft_model->impl().transformer, core_options);
+  }
   impl_->tokenizer = m.tokenizer.get();
   for (int32_t t = 0; t < m.tokenizer->n_vocab(); ++t) {
     if (m.tokenizer->is_end_of_generation(t)) impl_->end_of_generation.push_back(t);
@@ -98,77 +125,28 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
   auto r = std::make_unique<RequestState>();
   r->submit_time = now_seconds();
 
-  const int32_t n_vocab = tokenizer.n_vocab();
-  if (request.n < 1) fail("n must be >= 1, got {}", request.n);
-  if (request.best_of != 0 && request.best_of < request.n) {
-    fail("best_of must be >= n ({}), got {}", request.n, request.best_of);
-  }
-  if (request.num_beams < 0) fail("num_beams must be >= 0, got {}", request.num_beams);
-  if (request.num_beams > 0 && request.n > request.num_beams) {
-    fail("n ({}) must not exceed num_beams ({})", request.n, request.num_beams);
-  }
-  if (request.num_beams > 0 && request.best_of > 0) {
-    fail("best_of cannot be combined with beam search (num_beams)");
-  }
-  if (request.logprobs < -1 || request.logprobs > kMaxLogprobs) {
-    fail("logprobs must be between 0 and {} (or -1 for none), got {}", kMaxLogprobs,
-         request.logprobs);
-  }
-  if (request.max_tokens < 0) fail("max_tokens must be >= 0, got {}", request.max_tokens);
-  if (request.min_tokens < 0 || request.min_tokens > request.max_tokens) {
-    fail("min_tokens must be between 0 and max_tokens ({}), got {}", request.max_tokens,
-         request.min_tokens);
-  }
-  if (!std::isfinite(request.length_penalty)) fail("length_penalty must be a finite number");
-  const int32_t engine_draft = e.options.draft == "ngram" ? e.options.draft_max : 0;
-  if (request.draft_max && (*request.draft_max < 0 || *request.draft_max > engine_draft)) {
-    fail("draft_max must be between 0 and the engine's draft_max ({}), got {}", engine_draft,
-         *request.draft_max);
-  }
+  const int32_t engine_draft =
+      e.options.draft == "ngram" || e.options.draft_model ? e.options.draft_max : 0;
+  const RequestLimits limits{.n_vocab = tokenizer.n_vocab(),
+                             .draft_max = engine_draft,
+                             .max_sequences = e.core->max_sequences(),
+                             .context = context()};
+  validate_request(request, limits);
   r->draft_max = request.num_beams > 0 ? 0 : request.draft_max.value_or(engine_draft);
-  for (int32_t token : request.stop_tokens) {
-    if (token < 0 || token >= n_vocab) {
-      fail("stop token id {} is not in the vocabulary [0, {})", token, n_vocab);
-    }
-  }
-  const int constraints = (request.grammar.empty() ? 0 : 1) +
-                          (request.json_schema.empty() ? 0 : 1) + (request.json_object ? 1 : 0);
-  if (constraints > 1) fail("give at most one of grammar, json_schema and json_object");
-  if (!request.grammar.empty()) {
-    r->grammar = grammar::compile_gbnf(request.grammar);
-  } else if (!request.json_schema.empty()) {
-    r->grammar =
-        grammar::compile_json_schema(request.json_schema, {.strict = request.json_schema_strict});
-  } else if (request.json_object) {
-    r->grammar = grammar::compile_json_object();
-  }
+  r->grammar = compile_constraint(request);
   const uint64_t seed = request.sampling.seed ? *request.sampling.seed : std::random_device{}();
-  r->params = to_params(request.sampling, seed);
-  validate(r->params, n_vocab);
-
+  r->params = sampling_params(request.sampling, seed);
   r->prompt = request.prompt_tokens.empty()
                   ? tokenizer.encode(request.prompt, request.add_special, request.parse_special)
                   : request.prompt_tokens;
-  if (r->prompt.empty()) fail("the prompt is empty: at least one token is needed");
-  for (int32_t token : r->prompt) {
-    if (token < 0 || token >= n_vocab) fail("prompt token id {} is not in the vocabulary", token);
-  }
-  const int64_t needed = static_cast<int64_t>(r->prompt.size()) + request.max_tokens;
-  if (needed > context()) {
-    fail(
-        "the prompt ({} tokens) plus max_tokens ({}) needs {} positions, more than the context "
-        "size {}: shorten the prompt, lower max_tokens or raise the context size",
-        r->prompt.size(), request.max_tokens, needed, context());
-  }
+  validate_prompt(r->prompt, request, limits);
   r->samples = std::max(request.n, request.best_of);
   r->slots = request.num_beams > 0 ? request.num_beams : r->samples;
-  if (r->slots > e.core->max_sequences()) {
-    fail(
-        "this request needs {} sequences at once (n, best_of or num_beams) but the engine runs at "
-        "most {}: lower it or raise --parallel",
-        r->slots, e.core->max_sequences());
+  try {
+    e.core->check_fits(static_cast<int64_t>(r->prompt.size()), r->slots);
+  } catch (const Error& error) {
+    throw FieldError("prompt", error.what());
   }
-  e.core->check_fits(static_cast<int64_t>(r->prompt.size()), r->slots);
   if (!request.ignore_eos) {
     r->stop_tokens = e.end_of_generation;
   }
@@ -251,7 +229,8 @@ void Engine::Impl::loop() {
     {
       std::unique_lock lock(mutex);
       wake.wait(lock, [&] {
-        return stop || !cancelled.empty() || (!queue.empty() && core->free_slots() > 0) ||
+        // The slot count as of the last step: evaluate() may hold a slot on another thread.
+        return stop || !cancelled.empty() || (!queue.empty() && free_slots_snapshot > 0) ||
                core->has_pending();
       });
       if (stop) break;
@@ -301,6 +280,7 @@ void Engine::Impl::step_locked(const std::set<RequestId>& to_cancel) {
       }
     }
   }
+  if (!draft_requests.empty()) run_draft_model();
   for (auto it = active.begin(); it != active.end();) {
     if (it->second->done) {
       drop(*it->second);
@@ -400,6 +380,16 @@ void Engine::Impl::start(RequestState& r) {
     if (r.request.min_tokens > 0) choice->sampler.set_banned(r.stop_tokens);
     if (r.grammar)
       choice->sampler.add_constraint(grammar::make_grammar_processor(r.grammar, *tokenizer));
+    if (draft_model && r.draft_max > 0) {
+      // The draft samples as the request does, minus the penalties (which need the
+      // history); the acceptance rule corrects for whatever differs.
+      SamplingParams draft = params;
+      draft.repetition_penalty = 1.0f;
+      draft.presence_penalty = 0.0f;
+      draft.frequency_penalty = 0.0f;
+      draft.seed = params.seed ^ 0x9e3779b97f4a7c15ull;
+      choice->draft_sampler = std::make_unique<Sampler>(draft);
+    }
     r.choices.push_back(std::move(choice));
   }
   r.choices[0]->sequence = r.primary;
@@ -442,6 +432,7 @@ void Engine::Impl::drop(RequestState& r) {
   for (auto& c : r.choices) {
     if (c->sequence >= 0) {
       by_sequence.erase(c->sequence);
+      forget_draft(c->sequence);
       core->remove_sequence(c->sequence);
     }
   }

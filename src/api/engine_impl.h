@@ -13,6 +13,7 @@
 
 #include "api/model_impl.h"
 #include "api/request_state.h"
+#include "runtime/draft_model.h"
 #include "runtime/engine_core.h"
 
 namespace loom {
@@ -23,6 +24,10 @@ struct Engine::Impl {
   std::vector<int32_t> end_of_generation;  // the vocabulary's EOG tokens, found once
   EngineOptions options;
   std::unique_ptr<EngineCore> core;
+  // Speculative decoding with a draft model (null otherwise), and the choices that asked
+  // it for a proposal during this step's sampling (loop thread only).
+  std::unique_ptr<DraftModel> draft_model;
+  std::vector<std::pair<RequestState*, ChoiceState*>> draft_requests;
 
   std::mutex mutex;  // guards queue, cancelled, stop, counters below
   std::condition_variable wake;
@@ -70,8 +75,16 @@ struct Engine::Impl {
   // while they are what was sampled; then proposes the next draft.
   void sample_choice(RequestState& r, ChoiceState& c, const float* logits, int32_t n_rows = 1);
   // Samples, records and streams one token; false when the choice ended with it.
-  bool take_token(RequestState& r, ChoiceState& c, const float* logits, int32_t& token);
+  // At a drafted position, `draft` is the proposal and q its draft distribution (empty
+  // when the draft was not sampled); the token is then chosen by Sampler::verify.
+  bool take_token(RequestState& r, ChoiceState& c, const float* logits, int32_t& token,
+                  int32_t draft = -1, std::span<const float> q = {});
   void propose_draft(RequestState& r, ChoiceState& c);
+  // Runs the draft model for every choice in draft_requests, all in one batch per draft
+  // position, and hands each proposal to the runtime.
+  void run_draft_model();
+  // Forgets the draft model's copy of a sequence that ended.
+  void forget_draft(int64_t sequence);
   void end_choice(RequestState& r, ChoiceState& c, FinishReason reason);
   Completion sampling_completion(RequestState& r);
   // Beam search: beam_search.cpp.

@@ -10,12 +10,13 @@
 namespace loom {
 
 bool Engine::Impl::take_token(RequestState& r, ChoiceState& c, const float* logits,
-                              int32_t& token_out) {
+                              int32_t& token_out, int32_t draft, std::span<const float> q) {
   const int32_t n_vocab = tokenizer->n_vocab();
   Choice& out = c.result;
   const int64_t n_generated = static_cast<int64_t>(out.tokens.size());
   c.sampler.set_ban_active(n_generated < r.request.min_tokens);
-  const int32_t token = c.sampler.sample(logits, n_vocab);
+  const int32_t token =
+      draft >= 0 ? c.sampler.verify(logits, n_vocab, draft, q) : c.sampler.sample(logits, n_vocab);
   token_out = token;
   c.sampler.accept(token);
   ++r.generated;
@@ -79,13 +80,22 @@ void Engine::Impl::sample_choice(RequestState& r, ChoiceState& c, const float* l
     draft.assign(tokens.end() - (n_rows - 1), tokens.end());
   }
   r.timings.draft_tokens += static_cast<int64_t>(draft.size());
-  // Row i is the distribution after draft token i - 1. Sampling each row as decoding
-  // would, and keeping a draft token only when it is the one sampled, gives exactly the
-  // tokens (and random draws) of decoding one token per step.
+  // Row i is the distribution after draft token i - 1. A draft that was not sampled
+  // (n-grams, greedy) is kept while it is the token sampled: exactly the tokens and random
+  // draws of decoding one token per step. A sampled draft (a draft model) goes through the
+  // acceptance rule, which keeps the target's distribution.
+  const std::vector<float> q = std::move(c.draft_q);
+  c.draft_q.clear();
   size_t accepted = 0;
   for (int32_t row = 0; row < n_rows; ++row) {
     int32_t token = -1;
-    if (!take_token(r, c, logits + static_cast<int64_t>(row) * n_vocab, token)) {
+    const bool drafted = static_cast<size_t>(row) < draft.size();
+    const std::span<const float> row_q =
+        drafted && !q.empty()
+            ? std::span<const float>(q.data() + static_cast<size_t>(row) * n_vocab, n_vocab)
+            : std::span<const float>();
+    if (!take_token(r, c, logits + static_cast<int64_t>(row) * n_vocab, token,
+                    drafted ? draft[row] : -1, row_q)) {
       r.timings.draft_accepted += static_cast<int64_t>(accepted);
       return;  // the choice ended; its sequence is gone
     }
@@ -123,24 +133,34 @@ void Engine::Impl::propose_draft(RequestState& r, ChoiceState& c) {
   // gets measured. A model too small to be bound by reading its weights never drafts.
   const double p =
       (static_cast<double>(c.draft_kept) + 1) / (static_cast<double>(c.draft_proposed) + 2);
+  // A draft model adds k of its own decode steps.
   const double one = step_cost(1);
+  const double draft_step = draft_model ? draft_model->decode_step_seconds() : 0;
   int64_t best = 0;
   double best_rate = 1.0;  // tokens per `one`
   double expected = 1.0, p_power = 1.0;
   for (int64_t k = 1; k <= std::min<int64_t>(c.draft_length, room); ++k) {
     p_power *= p;
     expected += p_power;
-    const double cost = step_cost(k + 1);
+    const double target = step_cost(k + 1);
+    const double cost = target > 0 ? target + static_cast<double>(k) * draft_step : 0;
     const double rate = one > 0 && cost > 0 ? expected * one / cost : expected;
     if (rate > best_rate) {
       best_rate = rate;
       best = k;
     }
   }
-  if (best == 0) return;
-  NgramDraftOptions options;
-  options.max_tokens = static_cast<int32_t>(best);
-  const std::vector<int32_t> draft = ngram_draft(s.tokens, options);
+  best = std::max<int64_t>(
+      best, std::min<int64_t>(options.draft_min, std::min<int64_t>(r.draft_max, room)));
+  if (best <= 0) return;
+  if (draft_model) {
+    c.draft_wanted = static_cast<int32_t>(best);
+    draft_requests.emplace_back(&r, &c);
+    return;
+  }
+  NgramDraftOptions ngram;
+  ngram.max_tokens = static_cast<int32_t>(best);
+  const std::vector<int32_t> draft = ngram_draft(s.tokens, ngram);
   if (!draft.empty()) core->add_draft(c.sequence, draft);
 }
 
@@ -157,6 +177,7 @@ void Engine::Impl::end_choice(RequestState& r, ChoiceState& c, FinishReason reas
   c.result.text += rest;
   if (c.sequence >= 0) {
     by_sequence.erase(c.sequence);
+    forget_draft(c.sequence);
     core->remove_sequence(c.sequence);
     if (c.sequence == r.primary) r.primary = -1;
     c.sequence = -1;

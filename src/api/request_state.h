@@ -30,6 +30,13 @@ struct ChoiceState {
   bool finished = false;
   int32_t draft_length = 0;  // tokens to propose next (adapts to how many are accepted)
   int64_t draft_proposed = 0, draft_kept = 0;  // this choice's drafts so far
+  // With a draft model: its sampler (the request's settings without the history-dependent
+  // penalties, its own random stream), how many tokens it is to propose this step, and
+  // the distributions it drew them from, (n_draft, n_vocab), empty for greedy drafts.
+  std::unique_ptr<Sampler> draft_sampler;
+  int32_t draft_wanted = 0;
+  std::vector<int32_t> draft_tokens;
+  std::vector<float> draft_q;
 };
 
 struct Beam {

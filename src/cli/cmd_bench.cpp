@@ -6,6 +6,11 @@
 //   tg<N>: N tokens generated one step at a time after a one-token prompt (BOS, or one
 //          word for vocabularies without BOS), greedy,
 //          end of generation ignored; the time of the N single-token steps is counted.
+//   tg<N> draft: the same with speculative decoding (--draft ngram or --model-draft), run
+//          alternately with tg<N> so the two are measured in the same minutes; its steps
+//          may compute several positions, and the acceptance rate is reported beside it.
+//          --gen-prompt gives the generation a prompt of its own (e.g. a text the reply
+//          copies, where n-gram drafts pay off).
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -17,6 +22,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/generation_options.h"
 #include "loom/error.h"
 #include "loom/loom.h"
 
@@ -32,6 +38,11 @@ struct BenchArgs {
   std::string output = "md";
   std::string kv_type = "f16";
   bool bandwidth = false;
+  std::string draft = "none";  // "ngram": also run each tg test with n-gram drafts
+  std::string model_draft;     // a draft model: also run each tg test with it
+  int32_t draft_max = 8;
+  int32_t draft_min = 0;
+  std::string gen_prompt;  // tg tests' prompt (text, or @file); default one token
 };
 
 struct TestResult {
@@ -50,6 +61,9 @@ struct TestResult {
   // bandwidth measured just before the test (bytes/s); 0 when not measured.
   int64_t weight_bytes = 0;
   double bandwidth = 0;
+  // Speculative decoding: tokens proposed and kept, over every repetition.
+  int64_t draft_tokens = 0;
+  int64_t draft_accepted = 0;
   double weight_rate() const { return static_cast<double>(weight_bytes) * mean; }
 };
 
@@ -141,15 +155,15 @@ double run_prompt(Engine& engine, const std::string& prompt) {
   return c.timings.prefill_tokens_per_s;
 }
 
-// `one_token` is a one-token prompt: BOS, or a word for vocabularies without one.
-double run_gen(Engine& engine, const std::string& one_token, int64_t n_gen) {
+// `prompt` is a one-token prompt (BOS, or a word for vocabularies without one) unless
+// --gen-prompt gave one.
+Timings run_gen(Engine& engine, const std::string& prompt, int64_t n_gen) {
   Request req;
-  req.prompt = one_token;
+  req.prompt = prompt;
   req.max_tokens = n_gen + 1;  // the first token comes from the prompt step
   req.ignore_eos = true;
   req.sampling.temperature = 0;
-  const Completion c = engine.generate(req);
-  return c.timings.decode_tokens_per_s;
+  return engine.generate(req).timings;
 }
 
 std::string format_size(int64_t bytes) {
@@ -172,11 +186,21 @@ void print_md(const std::vector<TestResult>& results) {
     head.push_back("memory GB/s");
     head.push_back("of memory");
   }
+  const bool drafts = std::any_of(results.begin(), results.end(),
+                                  [](const TestResult& r) { return r.draft_tokens > 0; });
+  if (drafts) head.push_back("drafts kept");
   std::vector<std::vector<std::string>> rows;
   for (const TestResult& r : results) {
     rows.push_back({base_name(r.model_path), format_size(r.size_bytes), format_params(r.n_params),
                     std::to_string(r.threads), r.test,
                     fmt::format("{:.2f} ± {:.2f}", r.mean, r.sd)});
+    if (drafts) {
+      rows.back().push_back(r.draft_tokens > 0
+                                ? fmt::format("{}/{} ({:.0f}%)", r.draft_accepted, r.draft_tokens,
+                                              100.0 * static_cast<double>(r.draft_accepted) /
+                                                  static_cast<double>(r.draft_tokens))
+                                : "");
+    }
     if (!bandwidth) continue;
     if (r.bandwidth > 0) {
       rows.back().push_back(fmt::format("{:.1f}", r.weight_rate() / 1e9));
@@ -231,6 +255,10 @@ void print_json(const std::vector<TestResult>& results) {
                    {"avg_ts", r.mean},
                    {"stddev_ts", r.sd},
                    {"samples_ts", r.samples}});
+    if (r.draft_tokens > 0) {
+      out.back()["draft_tokens"] = r.draft_tokens;
+      out.back()["draft_accepted"] = r.draft_accepted;
+    }
     if (r.bandwidth > 0) {
       out.back()["weight_bytes_per_token"] = r.weight_bytes;
       out.back()["read_bandwidth_bytes_per_s"] = r.bandwidth;
@@ -275,22 +303,43 @@ int run(const BenchArgs& a) {
   int64_t max_gen = 1;
   for (int64_t g : gens) max_gen = std::max(max_gen, g);
 
+  const bool drafting = a.draft != "none" || !a.model_draft.empty();
+  if (a.draft != "none" && !a.model_draft.empty()) {
+    throw Error("give one of --draft ngram and --model-draft, not both");
+  }
+  const std::shared_ptr<Model> draft_model =
+      a.model_draft.empty() ? nullptr : Model::load(a.model_draft);
+  const std::string gen_prompt = a.gen_prompt.rfind('@', 0) == 0
+                                     ? read_text_file(a.gen_prompt.substr(1), "--gen-prompt file")
+                                     : a.gen_prompt;
+
   std::vector<TestResult> results;
   for (const std::string& path : paths) {
     const std::shared_ptr<Model> model = Model::load(path);
     const ModelInfo& info = model->info();
     std::vector<std::string> prompt_texts;
     for (int64_t p : prompts) prompt_texts.push_back(p > 0 ? prompt_of_length(*model, p) : "");
-    const std::string one_token = prompt_of_length(*model, 1);
+    const std::string tg_prompt = gen_prompt.empty() ? prompt_of_length(*model, 1) : gen_prompt;
+    const int64_t tg_prompt_tokens = static_cast<int64_t>(model->tokenize(tg_prompt).size());
     for (int64_t t : threads) {
       EngineOptions options;
       options.threads = static_cast<int>(t);
-      options.context = std::max(max_prompt + 1, max_gen + 2);
-      options.batch_tokens = max_prompt;
+      options.context = std::max(max_prompt + 1, tg_prompt_tokens + max_gen + 2);
+      options.batch_tokens = std::max(max_prompt, tg_prompt_tokens);
       options.kv_type = a.kv_type;
       // Each repetition computes its prompt, as llama-bench's do: no prefix cache.
       options.prefix_cache = false;
       Engine engine(model, options);
+      std::unique_ptr<Engine> draft_engine;
+      if (drafting) {
+        EngineOptions with_draft = options;
+        with_draft.draft = a.model_draft.empty() ? a.draft : "";
+        with_draft.draft_model = draft_model;
+        with_draft.draft_max = a.draft_max;
+        with_draft.draft_min = a.draft_min;
+        with_draft.batch_tokens = std::max<int64_t>(options.batch_tokens, a.draft_max + 1);
+        draft_engine = std::make_unique<Engine>(model, with_draft);
+      }
       auto make = [&](std::string test, int64_t n_prompt, int64_t n_gen) {
         TestResult r;
         r.model_path = path;
@@ -318,17 +367,32 @@ int run(const BenchArgs& a) {
       for (int64_t g : gens) {
         if (g == 0) continue;
         TestResult r = make(fmt::format("tg{}", g), 0, g);
-        run_gen(engine, one_token, 1);  // warm-up
+        TestResult d = make(fmt::format("tg{} draft", g), 0, g);
+        run_gen(engine, tg_prompt, 1);  // warm-up
+        // Warm-up for the drafting engine: it also learns its step costs here.
+        if (draft_engine) run_gen(*draft_engine, tg_prompt, g);
         if (a.bandwidth) {
           r.weight_bytes = info.weight_bytes;
           r.bandwidth = measure_read_bandwidth(engine.threads());
         }
-        for (int rep = 0; rep < a.repetitions; ++rep)
-          r.samples.push_back(run_gen(engine, one_token, g));
+        for (int rep = 0; rep < a.repetitions; ++rep) {
+          r.samples.push_back(run_gen(engine, tg_prompt, g).decode_tokens_per_s);
+          if (!draft_engine) continue;
+          const Timings timings = run_gen(*draft_engine, tg_prompt, g);
+          d.samples.push_back(timings.decode_tokens_per_s);
+          d.draft_tokens += timings.draft_tokens;
+          d.draft_accepted += timings.draft_accepted;
+        }
         finish(r);
         fmt::print(stderr, "loom: {} {} t={}: {:.2f} t/s\n", base_name(path), r.test, r.threads,
                    r.mean);
         results.push_back(std::move(r));
+        if (draft_engine) {
+          finish(d);
+          fmt::print(stderr, "loom: {} {} t={}: {:.2f} t/s, {} of {} drafts kept\n",
+                     base_name(path), d.test, d.threads, d.mean, d.draft_accepted, d.draft_tokens);
+          results.push_back(std::move(d));
+        }
       }
     }
   }
@@ -360,6 +424,24 @@ Command add_bench(CLI::App& app) {
   cmd->add_flag("--bandwidth", args->bandwidth,
                 "Before each tgN test, measure the memory read bandwidth with the same threads "
                 "and report decode as a fraction of it (weight bytes per token x tokens/s)");
+  cmd->add_option("--draft", args->draft,
+                  "Also run each tgN test with speculative decoding by n-gram lookup ('ngram'), "
+                  "alternating with the plain test")
+      ->check(CLI::IsMember({"none", "ngram"}))
+      ->capture_default_str();
+  cmd->add_option("--model-draft,--md", args->model_draft,
+                  "Also run each tgN test with this draft model, alternating with the plain test")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--draft-max", args->draft_max, "Most draft tokens verified per step")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--draft-min", args->draft_min,
+                  "Fewest tokens per draft (0: loom picks each draft's length)")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  cmd->add_option("--gen-prompt", args->gen_prompt,
+                  "The tgN tests' prompt (text, or @FILE) instead of one token; its prefill is "
+                  "not counted");
   return [args] { return run(*args); };
 }
 

@@ -144,6 +144,18 @@ void add_engine_options(CLI::App& cmd, EngineArgs& a) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str()
       ->group(group);
+  cmd.add_option("--draft-min", a.draft_min,
+                 "Fewest tokens per draft; 0 lets loom choose each draft's length from the "
+                 "acceptance rate and measured step times, so drafting never slows decoding")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str()
+      ->group(group);
+  cmd.add_option("--model-draft,--md", a.model_draft,
+                 "Speculative decoding with a small draft model of the same vocabulary (e.g. a "
+                 "smaller model of the family, or a Q4_0 copy of a Q8_0 model); sampled replies "
+                 "keep the model's distribution, greedy ones are unchanged")
+      ->check(CLI::ExistingFile)
+      ->group(group);
 }
 
 Request to_request(const GenerationArgs& a) {
@@ -184,8 +196,16 @@ EngineOptions to_engine_options(const EngineArgs& a) {
   options.batch_tokens = a.batch;
   options.kv_type = a.kv_type;
   options.prefix_cache = !a.no_prefix_cache;
-  options.draft = a.draft;
   options.draft_max = a.draft_max;
+  options.draft_min = a.draft_min;
+  if (!a.model_draft.empty()) {
+    if (a.draft != "none") {
+      throw Error("give one of --draft ngram and --model-draft, not both");
+    }
+    options.draft_model = Model::load(a.model_draft, {.mlock = a.mlock});
+  } else {
+    options.draft = a.draft;
+  }
   return options;
 }
 

@@ -48,6 +48,8 @@ struct EngineArgs {
   bool no_prefix_cache = false;
   std::string draft = "none";
   int32_t draft_max = 8;
+  int32_t draft_min = 0;
+  std::string model_draft;  // a draft model's GGUF file
 };
 
 // Registers -n, --min-tokens, the sampling controls, --stop, --stop-token, --ignore-eos and
@@ -56,7 +58,7 @@ struct EngineArgs {
 void add_generation_options(CLI::App& cmd, GenerationArgs& args, const std::string& n_predict_help);
 void add_choice_options(CLI::App& cmd, ChoiceArgs& args);
 // -m/--model (required), threads, context, batch, --mlock, --kv-type, --no-prefix-cache,
-// --draft, --draft-max.
+// --draft, --draft-max, --draft-min, --model-draft.
 void add_engine_options(CLI::App& cmd, EngineArgs& args);
 
 // The request the arguments describe (no prompt). Reads the grammar and schema files;
@@ -64,6 +66,7 @@ void add_engine_options(CLI::App& cmd, EngineArgs& args);
 // checked by the engine when the request is submitted.
 Request to_request(const GenerationArgs& args);
 void apply_choices(const ChoiceArgs& args, Request& request);
+// Loads the draft model when --model-draft names one.
 EngineOptions to_engine_options(const EngineArgs& args);
 
 // The whole file, bytes as they are; loom::Error naming `what` and the path otherwise.

@@ -16,4 +16,11 @@ template <typename... Args>
   throw Error(fmt::format(format, std::forward<Args>(args)...));
 }
 
+// Throws loom::FieldError: the message, and the request field it is about.
+template <typename... Args>
+[[noreturn]] void fail_field(std::string field, fmt::format_string<Args...> format,
+                             Args&&... args) {
+  throw FieldError(std::move(field), fmt::format(format, std::forward<Args>(args)...));
+}
+
 }  // namespace loom

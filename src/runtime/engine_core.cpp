@@ -217,9 +217,21 @@ void EngineCore::accept_draft(int64_t sequence_id, int64_t n_accepted) {
     fail("cannot accept {} of {} draft tokens", n_accepted, s.n_draft);
   }
   const int64_t n_tokens = static_cast<int64_t>(s.tokens.size()) - s.n_draft + n_accepted;
-  s.tokens.resize(static_cast<size_t>(n_tokens));
   s.n_draft = 0;
+  truncate(sequence_id, n_tokens);
+}
+
+void EngineCore::truncate(int64_t sequence_id, int64_t n_tokens) {
+  Sequence& s = find(sequence_id);
+  if (n_tokens < 1 || n_tokens > static_cast<int64_t>(s.tokens.size())) {
+    fail("cannot truncate sequence {} of {} tokens to {}", sequence_id, s.tokens.size(), n_tokens);
+  }
+  const int64_t removed = static_cast<int64_t>(s.tokens.size()) - n_tokens;
+  s.tokens.resize(static_cast<size_t>(n_tokens));
+  s.n_draft = std::max<int64_t>(0, s.n_draft - removed);
+  s.n_prompt = std::min(s.n_prompt, n_tokens);
   s.n_computed = std::min(s.n_computed, n_tokens);
+  s.n_cached = std::min(s.n_cached, s.n_computed);
   kv_.truncate(s.kv_slot, s.n_computed);
   if (static_cast<int64_t>(s.block_hashes.size()) > s.n_computed / kv_.block_size()) {
     s.block_hashes.resize(static_cast<size_t>(s.n_computed / kv_.block_size()));
@@ -326,10 +338,11 @@ void EngineCore::cache_full_blocks(Sequence& s) {
   }
 }
 
-// The next position (n_computed) attends back to n_computed - span + 1 on every layer.
+// The next position (n_computed) attends back to n_computed - span + 1 on every layer;
+// a rollback of up to max_draft positions (rejected drafts) must find its window too.
 void EngineCore::release_out_of_window(int32_t slot, int64_t n_computed) {
   const int64_t span = model_->attention_span();
-  if (span > 0) kv_.release_before(slot, n_computed - span + 1);
+  if (span > 0) kv_.release_before(slot, n_computed - span + 1 - options_.max_draft);
 }
 
 void EngineCore::evaluate(std::span<const int32_t> tokens, float* out) {

@@ -112,6 +112,9 @@ class EngineCore {
   // After verifying: keeps the first n_accepted draft tokens (their positions stay
   // computed) and rolls back the rest, with their KV positions.
   void accept_draft(int64_t sequence_id, int64_t n_accepted);
+  // Rolls the sequence back to its first n_tokens tokens (not into the prompt's computed
+  // positions' past: any n_tokens >= 1), dropping the KV positions after them.
+  void truncate(int64_t sequence_id, int64_t n_tokens);
   void remove_sequence(int64_t sequence_id);
   const Sequence& sequence(int64_t sequence_id) const;
   bool has_pending() const;

@@ -56,11 +56,24 @@ class Sampler {
   void add_constraint(std::unique_ptr<LogitsProcessor> constraint);
 
   int32_t sample(const float* logits, int32_t n_vocab);
+  // Speculative decoding with a sampled draft: the token at a position where the draft
+  // proposed `draft`, drawn from distribution q (n_vocab probabilities). Returns `draft`
+  // when the acceptance rule keeps it, else the token drawn in its place; either way the
+  // result is distributed as sample() would draw it. With an empty q (a draft that was
+  // not sampled: n-grams, greedy drafts) this is sample(): keep the draft when it is the
+  // token drawn, which is the same rule for a draft that puts all its mass on one token.
+  int32_t verify(const float* logits, int32_t n_vocab, int32_t draft, std::span<const float> q);
+  // The distribution the draw is made from (after every processor), for a draft model
+  // that samples the way the target will: q for verify(). Not for greedy (temperature 0).
+  const Candidates& distribution(const float* logits, int32_t n_vocab);
+  // A draw from the last distribution() with this sampler's random stream.
+  int32_t draw_from_distribution();
   // Tells history-dependent processors which token was appended.
   void accept(int32_t token);
 
  private:
   bool shapes_logits() const;
+  void compute_distribution(const float* logits, int32_t n_vocab);
 
   SamplingParams params_;
   std::vector<std::unique_ptr<LogitsProcessor>> shaping_;     // bias, penalties, bans, constraints

@@ -23,35 +23,14 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The request field an engine error message names, for the error body's "param".
-std::string field_named_in(const std::string& message) {
-  if (message.rfind("json schema", 0) == 0) return "response_format";
-  static const char* kFields[] = {"max_tokens",
-                                  "min_tokens",
-                                  "temperature",
-                                  "top_p",
-                                  "top_k",
-                                  "min_p",
-                                  "typical_p",
-                                  "repetition_penalty",
-                                  "repeat_last_n",
-                                  "presence_penalty",
-                                  "frequency_penalty",
-                                  "logit_bias",
-                                  "logprobs",
-                                  "best_of",
-                                  "num_beams",
-                                  "length_penalty",
-                                  "grammar",
-                                  "stop",
-                                  "seed",
-                                  "prompt"};
-  for (const char* field : kFields) {
-    if (message.find(field) != std::string::npos)
-      return field == std::string("num_beams") ? "use_beam_search" : field;
-  }
-  if (message.find(" n ") != std::string::npos || message.rfind("n ", 0) == 0) return "n";
-  return {};
+// The request's parameter for a field of loom::Request the engine found at fault, as the
+// client spelled it.
+std::string client_param(const std::string& field, bool chat) {
+  if (field == "json_schema" || field == "json_object") return "response_format";
+  if (field == "stop_tokens") return "stop_token_ids";
+  if (field == "num_beams") return "use_beam_search";
+  if (field == "prompt") return chat ? "messages" : "prompt";
+  return field;
 }
 
 // Turns the parsed request into prompt tokens and final limits; throws ApiError.
@@ -327,8 +306,10 @@ void handle_generation(Server::State& state, const httplib::Request& req, httpli
   } catch (const QueueFullError& e) {
     res.set_header("Retry-After", "1");
     throw ApiError(503, e.what(), {}, "server_busy", "queue_full");
+  } catch (const FieldError& e) {
+    throw ApiError(400, e.what(), client_param(e.field(), chat));
   } catch (const Error& e) {
-    throw ApiError(400, e.what(), field_named_in(e.what()));
+    throw ApiError(400, e.what());
   }
   ResponseContext ctx = make_context(
       chat, state.options.model_name.empty() ? g.model : state.options.model_name, *backend->model);

@@ -173,3 +173,32 @@ TEST(BenchCli, GenerationRunsOnAVocabularyWithoutBos) {
   EXPECT_EQ(j[1]["test"], "tg4");
   EXPECT_GT(j[1]["avg_ts"].get<double>(), 0.0);
 }
+
+// --draft / --model-draft: each tg test gets a "tg<N> draft" row measured alternately
+// with it, with the drafts proposed and kept; pp tests are not drafted.
+TEST(BenchCli, DraftRowsFollowEachGenerationTest) {
+  const Output o = run("-m " + kModel + " -p 8 -n 16 -t 1 -r 2 -o json --model-draft " + kShared +
+                       "/models/stories260K-q8_0.gguf --draft-min 2");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 3u) << j.dump();
+  EXPECT_EQ(j[0]["test"], "pp8");
+  EXPECT_EQ(j[1]["test"], "tg16");
+  EXPECT_FALSE(j[1].contains("draft_tokens"));
+  EXPECT_EQ(j[2]["test"], "tg16 draft");
+  ASSERT_TRUE(j[2].contains("draft_tokens")) << j[2].dump();
+  EXPECT_GT(j[2]["draft_tokens"].get<int64_t>(), 0);
+  EXPECT_GT(j[2]["draft_accepted"].get<int64_t>(), 0);
+  EXPECT_LE(j[2]["draft_accepted"].get<int64_t>(), j[2]["draft_tokens"].get<int64_t>());
+
+  const Output md = run("-m " + kModel +
+                        " -p 0 -n 16 -t 1 -r 1 --draft ngram --draft-min 2 --gen-prompt 'Tom had a "
+                        "ball. Tom had a ball. Tom had a ball.'");
+  ASSERT_EQ(md.status, 0) << md.err;
+  EXPECT_NE(md.out.find("tg16 draft"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("drafts kept"), std::string::npos) << md.out;
+
+  const Output both = run("-m " + kModel + " -p 0 -n 4 --draft ngram --model-draft " + kModelQ4);
+  EXPECT_NE(both.status, 0);
+  EXPECT_NE(both.err.find("not both"), std::string::npos) << both.err;
+}

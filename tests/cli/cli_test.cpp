@@ -168,3 +168,27 @@ TEST(Cli, GrammarAndSchemaConstrainTheOutput) {
 }
 
 }  // namespace
+
+// --model-draft: greedy output is the model's own, the JSON timings count the drafts, and
+// a draft model with another vocabulary is refused by name.
+TEST(Cli, RunWithADraftModel) {
+  const std::string common = "run -m " + kModel + " -p 'Once upon a time' -n 40 --temp 0 --json";
+  const Output plain = run(common);
+  ASSERT_EQ(plain.status, 0) << plain.err;
+  const Output drafted =
+      run(common + " --model-draft " + kShared + "/models/stories260K-q8_0.gguf --draft-min 3");
+  ASSERT_EQ(drafted.status, 0) << drafted.err;
+  const auto a = nlohmann::json::parse(plain.out), b = nlohmann::json::parse(drafted.out);
+  EXPECT_EQ(a["tokens"], b["tokens"]);
+  EXPECT_GT(b["timings"]["draft_tokens"].get<int64_t>(), 0);
+  EXPECT_GT(b["timings"]["draft_accepted"].get<int64_t>(), 0);
+  const std::string other_model = ::testing::TempDir() + "/loom_cli_gpt2_draft.gguf";
+  ASSERT_EQ(run("synth --shape tiny --type f32 --tokenizer " + kShared +
+                "/tokenizer-tests/ggml-vocab-gpt-2.gguf -o " + other_model)
+                .status,
+            0);
+  const Output other = run(common + " --model-draft " + other_model);
+  std::remove(other_model.c_str());
+  EXPECT_NE(other.status, 0);
+  EXPECT_NE(other.err.find("vocabulary"), std::string::npos) << other.err;
+}

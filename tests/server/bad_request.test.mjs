@@ -79,6 +79,11 @@ const cases = [
   ["ignore_eos not a boolean", "/v1/completions", { ...completion, ignore_eos: 1 }, "ignore_eos"],
   ["min_tokens above max_tokens", "/v1/completions", { ...completion, min_tokens: 10 }, "min_tokens"],
   ["streaming with best_of > n", "/v1/completions", { ...completion, best_of: 2, stream: true }, "best_of"],
+  // Found at fault by the engine's validator, which names the field (no guessing from text).
+  ["stop token id beyond the vocabulary", "/v1/completions", { ...completion, stop_token_ids: [100000] }, "stop_token_ids"],
+  ["draft_max beyond the server's", "/v1/completions", { ...completion, draft_max: 1000 }, "draft_max"],
+  ["an invalid grammar", "/v1/completions", { ...completion, grammar: "root ::= [a" }, "grammar"],
+  ["prompt and max_tokens beyond the context", "/v1/chat/completions", { ...chat, max_tokens: 1000000 }, "max_tokens"],
 ];
 
 for (const [name, path, body, param] of cases) {
