@@ -274,12 +274,26 @@ function fillChoice(section, m, ci, index, actions = section.closest("article").
     renderTokens(content, c.tokens, (ti, span) => openTokenPanel(m, c, ti, span));
   } else {
     content.innerHTML = renderMarkdown(c.text);  // escapes the text first
+    if (c.reasoning) content.prepend(reasoningElement(c.reasoning, !c.text));
     if (state.running?.message === m && !c.finish) {
       const caret = document.createElement("span");
       caret.className = "caret";
       (content.lastElementChild ?? content).append(caret);
     }
   }
+}
+
+// A reasoning model's thinking (reasoning_content), folded away once the answer starts.
+function reasoningElement(text, open) {
+  const details = document.createElement("details");
+  details.className = "reasoning";
+  details.open = open;
+  const summary = document.createElement("summary");
+  summary.textContent = "Reasoning";
+  const body = document.createElement("div");
+  body.textContent = text;
+  details.append(summary, body);
+  return details;
 }
 
 // Redraws the reply being generated (at most once per animation frame).
@@ -381,6 +395,10 @@ async function generate() {
       onChunk: (chunk) => {
         for (const ch of chunk.choices ?? []) {
           const c = choice(ch.index ?? 0);
+          if (ch.delta?.reasoning_content) {
+            if (!firstAt) firstAt = performance.now();
+            c.reasoning = (c.reasoning ?? "") + ch.delta.reasoning_content;
+          }
           if (ch.delta?.content) {
             if (!firstAt) firstAt = performance.now();
             c.text += ch.delta.content;
@@ -398,6 +416,7 @@ async function generate() {
     if (whole) {
       m.choices = whole.choices.map((ch) => ({
         text: ch.message?.content ?? "",
+        reasoning: ch.message?.reasoning_content,
         tokens: (ch.logprobs?.content ?? []).map(compactToken),
         finish: ch.finish_reason,
       }));

@@ -135,6 +135,12 @@ struct SamplingOptions {
   std::optional<uint64_t> seed;         // none: a random seed, reported in the Completion
 };
 
+// Where a lazy grammar switches on (Request::grammar_triggers).
+struct GrammarTrigger {
+  std::string text;
+  bool at_start = false;  // only when the output, after leading whitespace, begins with it
+};
+
 struct Request {
   std::string prompt;
   std::vector<int32_t> prompt_tokens;  // when not empty: used as is instead of `prompt`
@@ -161,6 +167,11 @@ struct Request {
   std::string json_schema;          // a JSON Schema (the text of a JSON object)
   bool json_schema_strict = false;  // OpenAI strict: no extra object members by default
   bool json_object = false;         // JSON mode: any JSON object
+  // A lazy `grammar` (tool calls with tool_choice "auto"): when not empty, the output is
+  // free until it reaches one of these, and the grammar (whose language starts with the
+  // trigger text) constrains it from the trigger's first character on. A trigger that is
+  // the text of one control token fires on that token, the grammar starting after it.
+  std::vector<GrammarTrigger> grammar_triggers;
 };
 
 enum class FinishReason { kStop, kLength };

@@ -46,8 +46,10 @@ class Vocab {
   int32_t bos_token() const;  // -1 when the vocabulary has none
   int32_t eos_token() const;  // -1 when the vocabulary has none
 
- private:
   struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
   explicit Vocab(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

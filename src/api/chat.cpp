@@ -16,8 +16,7 @@ std::vector<std::string> builtin_chat_templates() {
   return chat::builtin_template_names();
 }
 
-std::string apply_chat_template(const Model& model, const std::vector<ChatMessage>& messages,
-                                bool add_generation_prompt, const std::string& template_name) {
+std::string resolve_chat_template(const Model& model, const std::string& template_name) {
   std::string source;
   if (template_name.empty()) {
     source = chat_template_source(model);
@@ -33,8 +32,21 @@ std::string apply_chat_template(const Model& model, const std::vector<ChatMessag
         "phi-3, zephyr)",
         template_name);
   }
+  return source;
+}
+
+std::string apply_chat_template(const Model& model, const std::vector<ChatMessage>& messages,
+                                bool add_generation_prompt, const std::string& template_name,
+                                const std::string& tools_json) {
+  const std::string source = resolve_chat_template(model, template_name);
   chat::TemplateInputs inputs;
-  for (const ChatMessage& m : messages) inputs.messages.push_back({m.role, m.content});
+  for (const ChatMessage& m : messages) {
+    chat::Message message{m.role, m.content, {}, m.tool_call_id, m.name};
+    for (const ToolCall& call : m.tool_calls)
+      message.tool_calls.push_back({call.id, call.name, call.arguments});
+    inputs.messages.push_back(std::move(message));
+  }
+  inputs.tools_json = tools_json;
   inputs.add_generation_prompt = add_generation_prompt;
   const Tokenizer& tokenizer = *model.impl().tokenizer;
   if (tokenizer.bos_id() >= 0) inputs.bos_token = model.token_text(tokenizer.bos_id());

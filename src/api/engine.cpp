@@ -5,6 +5,7 @@
 
 #include "api/engine_impl.h"
 #include "api/request_validator.h"
+#include "api/tool_call_grammar.h"
 #include "core/error.h"
 #include "core/timing.h"
 #include "grammar/json_schema.h"
@@ -379,7 +380,7 @@ void Engine::Impl::start(RequestState& r) {
     choice->sampler.set_prompt(r.prompt);
     if (r.request.min_tokens > 0) choice->sampler.set_banned(r.stop_tokens);
     if (r.grammar)
-      choice->sampler.add_constraint(grammar::make_grammar_processor(r.grammar, *tokenizer));
+      choice->sampler.add_constraint(make_grammar_constraint(r.grammar, *tokenizer, r.request));
     if (draft_model && r.draft_max > 0) {
       // The draft samples as the request does, minus the penalties (which need the
       // history); the acceptance rule corrects for whatever differs.

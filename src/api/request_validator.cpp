@@ -64,6 +64,11 @@ void validate_request(const Request& request, const RequestLimits& limits) {
     fail_field(request.grammar.empty() ? "json_schema" : "grammar",
                "give at most one of grammar, json_schema and json_object");
   }
+  if (!request.grammar_triggers.empty() && (request.grammar.empty() || request.num_beams > 0)) {
+    fail_field("grammar_triggers",
+               "grammar_triggers need a grammar and cannot be combined with beam search "
+               "(num_beams)");
+  }
   // The seed does not change what is valid.
   validate(sampling_params(request.sampling, 0), limits.n_vocab);
 }

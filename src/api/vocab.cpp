@@ -4,16 +4,12 @@
 #include <cstring>
 #include <fstream>
 
+#include "api/vocab_impl.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "tokenizer/hf_tokenizer_json.h"
-#include "tokenizer/tokenizer.h"
 
 namespace loom {
-
-struct Vocab::Impl {
-  std::unique_ptr<Tokenizer> tokenizer;
-};
 
 Vocab::Vocab(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Vocab::~Vocab() = default;

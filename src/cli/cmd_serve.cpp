@@ -12,6 +12,7 @@
 #include "loom/chat.h"
 #include "loom/error.h"
 #include "loom/loom.h"
+#include "loom/reasoning.h"
 #include "server/server.h"
 
 namespace loom::cli {
@@ -32,6 +33,7 @@ struct ServeArgs {
   std::string api_key;
   std::string model_alias;
   std::string chat_template;
+  std::string reasoning_format = "auto";
 };
 
 server::Server* g_server = nullptr;
@@ -60,6 +62,11 @@ int serve(const ServeArgs& a) {
                            ? std::filesystem::path(a.engine.model_path).filename().string()
                            : a.model_alias;
   options.chat_template = a.chat_template;
+  try {
+    options.reasoning_format = parse_reasoning_format(a.reasoning_format);
+  } catch (const Error& e) {
+    throw Error(fmt::format("--reasoning-format: {}", e.what()));
+  }
   options.http_threads = a.parallel + a.queue + 16;
   server::Server server(options);
   const int port = server.bind();
@@ -134,6 +141,10 @@ Command add_serve(CLI::App& app) {
   cmd->add_option("--chat-template", args->chat_template,
                   "built-in chat template instead of the model's (chatml, llama-2, llama-3, "
                   "mistral, gemma, phi-3, zephyr)");
+  cmd->add_option("--reasoning-format", args->reasoning_format,
+                  "chat replies: <think>...</think> to reasoning_content (auto, deepseek) or "
+                  "left in the content (none); a request's reasoning_format overrides it")
+      ->capture_default_str();
   return [args] { return serve(*args); };
 }
 

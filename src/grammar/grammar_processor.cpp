@@ -86,6 +86,14 @@ void GrammarProcessor::accept(int32_t token) {
   state_ = next;
 }
 
+bool GrammarProcessor::accept_text(std::string_view text) {
+  if (finished_) return false;
+  const StateId next = cache_->step(state_, text);
+  if (next == kDeadState) return false;
+  state_ = next;
+  return true;
+}
+
 void GrammarProcessor::reset() {
   state_ = cache_->initial();
   finished_ = false;

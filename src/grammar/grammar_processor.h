@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
 #include "grammar/compiled_grammar.h"
 #include "grammar/grammar_vocab_cache.h"
@@ -29,6 +30,9 @@ class GrammarProcessor : public LogitsProcessor {
   // loom::Error when `token` is not allowed here (it did not come from apply()).
   void accept(int32_t token) override;
   void reset() override;
+  // Advances over text that is already in the output (a lazy grammar's trigger); false,
+  // and the state unchanged, when the grammar does not allow it here.
+  bool accept_text(std::string_view text);
 
   // True once an end-of-generation token was accepted.
   bool finished() const { return finished_; }

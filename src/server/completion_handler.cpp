@@ -7,6 +7,8 @@
 #include <memory>
 
 #include "loom/chat.h"
+#include "loom/fill_in_middle.h"
+#include "loom/reasoning.h"
 #include "server/api_error.h"
 #include "server/event_queue.h"
 #include "server/openai_request.h"
@@ -30,6 +32,7 @@ std::string client_param(const std::string& field, bool chat) {
   if (field == "stop_tokens") return "stop_token_ids";
   if (field == "num_beams") return "use_beam_search";
   if (field == "prompt") return chat ? "messages" : "prompt";
+  if (field == "grammar_triggers") return "tool_choice";
   return field;
 }
 
@@ -43,9 +46,17 @@ void prepare_prompt(const Server::State& state, const Backend& backend, Generati
         g.chat_template.empty() ? state.options.chat_template : g.chat_template;
     std::string text;
     try {
-      text = apply_chat_template(model, g.messages, g.add_generation_prompt, name);
+      text =
+          apply_chat_template(model, g.messages, g.add_generation_prompt, name, g.tools.tools_json);
+      if (g.tools.active())
+        g.tools.calling.format = tool_call_format(resolve_chat_template(model, name));
     } catch (const Error& e) {
       throw ApiError(400, fmt::format("the chat template failed: {}", e.what()), "messages");
+    }
+    try {
+      constrain_tool_calls(g.tools.calling, r);  // the calls' grammar (none for tool_choice none)
+    } catch (const Error& e) {
+      throw ApiError(400, e.what(), "tools");
     }
     // The template writes the special tokens itself: parse them, and add BOS only when
     // the template did not.
@@ -53,9 +64,18 @@ void prepare_prompt(const Server::State& state, const Backend& backend, Generati
     const std::string bos_text = bos >= 0 ? model.token_text(bos) : std::string();
     r.parse_special = true;
     r.add_special = bos_text.empty() || text.rfind(bos_text, 0) != 0;
+    g.prompt_opens_reasoning = prompt_opens_reasoning(text);
     r.prompt = std::move(text);
   }
-  if (r.prompt_tokens.empty()) {
+  if (g.fim) {
+    // Fill-in-the-middle: the model's FIM tokens around the texts (a 400 without them).
+    try {
+      r.prompt_tokens = fim_prompt_tokens(model, *g.fim);
+    } catch (const Error& e) {
+      throw bad_field(g.infill ? "input_prefix" : "suffix", e.what());
+    }
+    r.prompt = g.fim->prefix + g.fim->middle;  // what echo shows
+  } else if (r.prompt_tokens.empty()) {
     try {
       r.prompt_tokens = model.tokenize(r.prompt, r.add_special, r.parse_special);
     } catch (const Error& e) {
@@ -161,6 +181,14 @@ class StreamWriter {
   StreamWriter(ResponseContext ctx, GenerationRequest request)
       : ctx_(std::move(ctx)), request_(std::move(request)) {
     offsets_.assign(static_cast<size_t>(request_.request.n), 0);
+    if (ctx_.chat && request_.reasoning_format != ReasoningFormat::kNone) {
+      reasoning_.assign(static_cast<size_t>(request_.request.n),
+                        ReasoningSplitter(request_.prompt_opens_reasoning));
+    }
+    if (ctx_.chat && request_.tools.active()) {
+      for (int32_t i = 0; i < request_.request.n; ++i)
+        tool_calls_.emplace_back(request_.tools.calling.format);
+    }
   }
 
   // The events sent before any token: the assistant role of every choice (chat).
@@ -188,13 +216,26 @@ class StreamWriter {
         logprobs = text_logprobs.to_json();
       }
     }
-    if (!event.text.empty() || !logprobs.is_null()) {
-      const json delta = {{"content", event.text}};
-      out += sse(chunk_json(ctx_, event.index, delta, event.text, "", logprobs));
+    ReasoningText text = split(event);
+    const json calls = take_tool_calls(event, text);
+    if (!text.reasoning.empty() || !text.content.empty() || !logprobs.is_null()) {
+      json delta = json::object();
+      if (!text.reasoning.empty()) delta["reasoning_content"] = text.reasoning;
+      if (!text.content.empty() || text.reasoning.empty()) delta["content"] = text.content;
+      json chunk = chunk_json(ctx_, event.index, delta, text.content, "", logprobs);
+      if (request_.infill) chunk["content"] = text.content;  // llama.cpp's /infill field
+      out += sse(chunk);
+    }
+    for (const json& call : calls) {
+      out += sse(
+          chunk_json(ctx_, event.index, {{"tool_calls", json::array({call})}}, "", "", nullptr));
     }
     if (event.finished) {
-      out += sse(chunk_json(ctx_, event.index, json::object(), "", to_string(event.finish_reason),
-                            nullptr));
+      const size_t index = static_cast<size_t>(event.index);
+      const bool called = event.finish_reason == FinishReason::kStop &&
+                          index < tool_calls_.size() && tool_calls_[index].made_calls();
+      out += sse(chunk_json(ctx_, event.index, json::object(), "",
+                            called ? "tool_calls" : to_string(event.finish_reason), nullptr));
     }
     return out;
   }
@@ -208,9 +249,35 @@ class StreamWriter {
   static std::string error(const ApiError& e) { return sse(e.body()) + "data: [DONE]\n\n"; }
 
  private:
+  // The event's text as reasoning and content (all content without the split); the
+  // choice's last event also gives what its splitter held back.
+  ReasoningText split(const TokenEvent& event) {
+    const size_t index = static_cast<size_t>(event.index);
+    if (index >= reasoning_.size()) return {{}, event.text};
+    ReasoningText text = reasoning_[index].push(event.text);
+    if (event.finished) {
+      ReasoningText rest = reasoning_[index].flush();
+      text.reasoning += rest.reasoning;
+      text.content += rest.content;
+    }
+    return text;
+  }
+
+  // Tool calls: the content goes through the choice's parser; returns the delta.tool_calls
+  // entries of the calls it completed.
+  json take_tool_calls(const TokenEvent& event, ReasoningText& text) {
+    const size_t index = static_cast<size_t>(event.index);
+    if (index >= tool_calls_.size()) return json::array();
+    ToolCallStream::Out out = tool_calls_[index].push(text.content, event.finished);
+    text.content = std::move(out.content);
+    return out.tool_calls;
+  }
+
   ResponseContext ctx_;
   GenerationRequest request_;
-  std::vector<int64_t> offsets_;  // completions logprobs: text offset per choice
+  std::vector<int64_t> offsets_;              // completions logprobs: text offset per choice
+  std::vector<ReasoningSplitter> reasoning_;  // chat with reasoning_format: one per choice
+  std::vector<ToolCallStream> tool_calls_;    // chat with tools: one per choice
 };
 
 void respond_whole(Server::State& state, httplib::Response& res, const ResponseContext& ctx,
@@ -224,8 +291,10 @@ void respond_whole(Server::State& state, httplib::Response& res, const ResponseC
         throw ApiError(500, "generation failed: " + item.error, {}, "server_error");
       }
       if (item.kind == EngineItem::Kind::kDone) {
-        res.set_content(dump(completion_json(ctx, g, item.completion, g.request.prompt)),
-                        "application/json");
+        json body = completion_json(ctx, g, item.completion, g.request.prompt);
+        // llama.cpp's /infill clients read the text from a top-level "content".
+        if (g.infill && !body["choices"].empty()) body["content"] = body["choices"][0]["text"];
+        res.set_content(dump(body), "application/json");
         return;
       }
     }
@@ -288,14 +357,16 @@ void respond_stream(Server::State& state, httplib::Response& res, ResponseContex
 }  // namespace
 
 void handle_generation(Server::State& state, const httplib::Request& req, httplib::Response& res,
-                       bool chat) {
+                       bool chat, bool infill) {
   const std::shared_ptr<Backend> backend = state.ready();
   ParseLimits limits;
   limits.max_n = state.options.max_n;
   limits.n_vocab = backend->model->n_vocab();
   const EngineOptions& engine_options = backend->engine->options();
   limits.draft_max = engine_options.draft == "ngram" ? engine_options.draft_max : 0;
-  GenerationRequest g = parse_generation_request(req.body, chat, limits);
+  limits.reasoning_format = state.options.reasoning_format;
+  GenerationRequest g = infill ? parse_infill_request(req.body, limits)
+                               : parse_generation_request(req.body, chat, limits);
   prepare_prompt(state, *backend, g);
 
   auto tracker = std::make_shared<RequestTracker>();

@@ -138,7 +138,9 @@ void parse_messages(const json& body, GenerationRequest& out) {
                                   "developer; got \"{}\"",
                                   field, role_name));
     }
-    out.messages.push_back({role_name, message_content(message, i)});
+    ChatMessage parsed{role_name, message_content(message, i)};
+    parse_message_tools(message, i, parsed);
+    out.messages.push_back(std::move(parsed));
   }
 }
 
@@ -176,6 +178,28 @@ void parse_prompt(const json& body, GenerationRequest& out) {
     }
   } else {
     wrong_type("prompt", "a string or an array of token ids", *prompt);
+  }
+}
+
+// OpenAI's `suffix`: the text after the completion. The prompt is then the text before
+// it, and the model fills in the middle (a 400 later when it has no FIM tokens).
+void parse_suffix(const json& body, GenerationRequest& out) {
+  const std::optional<std::string> suffix = get_string(body, "suffix");
+  if (!suffix) return;
+  require(out.request.prompt_tokens.empty(), "suffix",
+          "needs 'prompt' as text: a fill-in-the-middle prompt is built from texts");
+  out.fim = FimInput{.prefix = out.request.prompt, .suffix = *suffix};
+}
+
+// llama.cpp's reasoning_format: "none" keeps <think>…</think> in the content.
+void parse_reasoning(const json& body, const ParseLimits& limits, GenerationRequest& out) {
+  out.reasoning_format = limits.reasoning_format;
+  if (auto v = get_string(body, "reasoning_format")) {
+    try {
+      out.reasoning_format = parse_reasoning_format(*v);
+    } catch (const Error& e) {
+      throw bad_field("reasoning_format", e.what());
+    }
   }
 }
 
@@ -369,13 +393,19 @@ json parse_json_body(const std::string& body) {
   }
 }
 
-GenerationRequest parse_generation_request(const std::string& text, bool chat,
-                                           const ParseLimits& limits) {
-  const json body = parse_json_body(text);
+namespace {
+
+json parse_object_body(const std::string& text) {
+  json body = parse_json_body(text);
   if (!body.is_object()) {
     throw ApiError(400,
                    fmt::format("the request body must be a JSON object, got {}", type_name(body)));
   }
+  return body;
+}
+
+// What every generation route shares; chat: messages, else prompt (and suffix).
+GenerationRequest parse_body(const json& body, bool chat, const ParseLimits& limits) {
   GenerationRequest out;
   out.chat = chat;
   out.model = get_string(body, "model").value_or("");
@@ -383,9 +413,11 @@ GenerationRequest parse_generation_request(const std::string& text, bool chat,
     parse_messages(body, out);
     out.add_generation_prompt = get_bool(body, "add_generation_prompt").value_or(true);
     out.chat_template = get_string(body, "chat_template").value_or("");
+    parse_reasoning(body, limits, out);
   } else {
     parse_prompt(body, out);
     out.echo = get_bool(body, "echo").value_or(false);
+    parse_suffix(body, out);
   }
   out.stream = get_bool(body, "stream").value_or(false);
   if (const json* options = find(body, "stream_options")) {
@@ -422,6 +454,53 @@ GenerationRequest parse_generation_request(const std::string& text, bool chat,
   parse_logprobs(body, limits, out);
   if (auto v = get_string(body, "grammar")) r.grammar = *v;
   parse_response_format(body, r);
+  return out;
+}
+
+}  // namespace
+
+GenerationRequest parse_generation_request(const std::string& text, bool chat,
+                                           const ParseLimits& limits) {
+  const json body = parse_object_body(text);
+  GenerationRequest out = parse_body(body, chat, limits);
+  if (chat) out.tools = parse_tool_request(body, text);  // reads `text` again, in key order
+  return out;
+}
+
+GenerationRequest parse_infill_request(const std::string& text, const ParseLimits& limits) {
+  json body = parse_object_body(text);
+  FimInput fim;
+  for (const char* field : {"input_prefix", "input_suffix"}) {
+    const std::optional<std::string> value = get_string(body, field);
+    if (!value) throw bad_field(field, fmt::format("'{}' is required", field));
+    (std::string_view(field) == "input_prefix" ? fim.prefix : fim.suffix) = *value;
+  }
+  fim.middle = get_string(body, "prompt").value_or("");
+  if (const json* extra = find(body, "input_extra")) {
+    if (!extra->is_array())
+      wrong_type("input_extra", "an array of {\"filename\", \"text\"} objects", *extra);
+    for (size_t i = 0; i < extra->size(); ++i) {
+      const json& chunk = (*extra)[i];
+      const std::string field = fmt::format("input_extra[{}]", i);
+      if (!chunk.is_object()) wrong_type(field, "an object", chunk);
+      const json* chunk_text = find(chunk, "text");
+      if (!chunk_text || !chunk_text->is_string()) {
+        throw bad_field(field + ".text", fmt::format("'{}.text' must be a string", field));
+      }
+      const json* filename = find(chunk, "filename");
+      if (filename && !filename->is_string()) {
+        throw bad_field(field + ".filename", fmt::format("'{}.filename' must be a string", field));
+      }
+      fim.extra.push_back(
+          {filename ? filename->get<std::string>() : "tmp", chunk_text->get<std::string>()});
+    }
+  }
+  // The prompt is built from `fim`; the rest are /v1/completions' options.
+  body["prompt"] = "";
+  body.erase("suffix");
+  GenerationRequest out = parse_body(body, false, limits);
+  out.fim = std::move(fim);
+  out.infill = true;
   return out;
 }
 

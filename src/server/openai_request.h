@@ -6,11 +6,15 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "loom/chat.h"
+#include "loom/fill_in_middle.h"
 #include "loom/loom.h"
+#include "loom/reasoning.h"
+#include "server/openai_tool_calls.h"
 
 namespace loom::server {
 
@@ -19,6 +23,7 @@ struct ParseLimits {
   int32_t draft_max = 0;  // most draft tokens per step a request may ask for (the engine's)
   int32_t n_vocab = 0;    // logit_bias keys must be below this
   int32_t max_logprobs = 20;
+  ReasoningFormat reasoning_format = ReasoningFormat::kDeepSeek;  // the server's default
 };
 
 struct GenerationRequest {
@@ -32,12 +37,26 @@ struct GenerationRequest {
   bool include_usage = false;  // stream_options.include_usage
   bool logprobs = false;       // return logprobs (chat: logprobs, completions: logprobs >= 0)
   bool max_tokens_given = false;
-  Request request;  // prompt / prompt_tokens filled for completions
+  // Chat: how the reply's <think>…</think> is reported (reasoning_format, else the
+  // server's default); whether the rendered prompt already opened the block.
+  ReasoningFormat reasoning_format = ReasoningFormat::kNone;
+  bool prompt_opens_reasoning = false;
+  // Fill-in-the-middle: /v1/completions with `suffix`, or /infill. The prompt tokens are
+  // built from the model's FIM tokens when the prompt is prepared.
+  std::optional<FimInput> fim;
+  bool infill = false;  // /infill: responses also carry llama.cpp's top-level "content"
+  ToolRequest tools;    // chat: tools, tool_choice, parallel_tool_calls
+  Request request;      // prompt / prompt_tokens filled for completions
 };
 
 // Throws ApiError. `body` is the raw request body (malformed JSON is a 400 too).
 GenerationRequest parse_generation_request(const std::string& body, bool chat,
                                            const ParseLimits& limits);
+
+// POST /infill as llama.cpp's server takes it: input_prefix, input_suffix (required),
+// input_extra ([{"filename", "text"}]), prompt (the start of the middle), and every
+// option of /v1/completions. Throws ApiError naming the field.
+GenerationRequest parse_infill_request(const std::string& body, const ParseLimits& limits);
 
 // Parses JSON or throws ApiError 400 naming the position of the syntax error.
 nlohmann::json parse_json_body(const std::string& body);

@@ -96,6 +96,13 @@ json completion_json(const ResponseContext& ctx, const GenerationRequest& reques
     json logprobs = nullptr;
     if (ctx.chat) {
       out["message"] = {{"role", "assistant"}, {"content", choice.text}};
+      if (request.reasoning_format != ReasoningFormat::kNone) {
+        const ReasoningText text = split_reasoning(choice.text, request.prompt_opens_reasoning);
+        out["message"]["content"] = text.content;
+        if (!text.reasoning.empty()) out["message"]["reasoning_content"] = text.reasoning;
+      }
+      // Tool calls are parsed from the content, after the reasoning split.
+      if (request.tools.active()) add_tool_calls(out, request.tools.calling.format);
       if (request.logprobs) {
         json content = json::array();
         for (const TokenLogprob& lp : choice.logprobs)

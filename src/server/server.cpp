@@ -214,6 +214,9 @@ Server::Server(ServerOptions options) : state_(std::make_unique<State>()) {
               guarded(s, [&s](const httplib::Request& req, httplib::Response& res) {
                 handle_generation(s, req, res, false);
               }));
+  s.http.Post("/infill", guarded(s, [&s](const httplib::Request& req, httplib::Response& res) {
+                handle_generation(s, req, res, false, /*infill=*/true);
+              }));
 }
 
 Server::~Server() {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "loom/loom.h"
+#include "loom/reasoning.h"
 
 namespace loom::server {
 
@@ -25,6 +26,8 @@ struct ServerOptions {
   int http_threads = 0;           // 0 = 96; size it above sequences + queue (one per stream)
   int32_t max_n = 16;             // most choices one request may ask for
   double keep_alive_seconds = 1;  // SSE comment interval while a stream has nothing to send
+  // Chat replies: <think>…</think> to reasoning_content unless a request says otherwise.
+  ReasoningFormat reasoning_format = ReasoningFormat::kDeepSeek;
 };
 
 class Server {

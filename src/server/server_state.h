@@ -28,9 +28,10 @@ struct Server::State {
   std::shared_ptr<Backend> ready() const;
 };
 
-// POST /v1/chat/completions (chat) and /v1/completions.
+// POST /v1/chat/completions (chat), /v1/completions and /infill (infill: llama.cpp's
+// fill-in-the-middle fields, answered as a completion).
 void handle_generation(Server::State& state, const httplib::Request& req, httplib::Response& res,
-                       bool chat);
+                       bool chat, bool infill = false);
 
 // Writes an ApiError as the response.
 void write_error(Server::State& state, httplib::Response& res, int status,

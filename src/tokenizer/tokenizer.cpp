@@ -35,6 +35,7 @@ void Tokenizer::init_common(VocabData& vocab) {
   add_sep_ = vocab.add_sep;
   add_space_prefix_ = vocab.add_space_prefix;
   model_name_ = vocab.model;
+  fim_ = vocab.fim;
 
   // A text stored twice maps to its last id, as in llama.cpp.
   token_ids_.reserve(tokens_.size());

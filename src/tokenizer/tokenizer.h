@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/fim_tokens.h"
+
 namespace loom::gguf {
 class GgufFile;
 }
@@ -72,6 +74,9 @@ class Tokenizer {
   const std::string& model_name() const { return model_name_; }  // "llama", "gpt2", ...
   // SentencePiece-style models put a space before the first word; decode removes it.
   bool add_space_prefix() const { return add_space_prefix_; }
+  // Whether encode(text, add_special=true) starts with BOS (tokenizer.ggml.add_bos_token).
+  bool add_bos() const { return add_bos_; }
+  const FimTokenIds& fim_tokens() const { return fim_; }
   // Id of the token whose text is exactly `text` (as stored in the GGUF), -1 when none.
   int32_t find_token(std::string_view text) const;
 
@@ -104,6 +109,7 @@ class Tokenizer {
   bool add_bos_ = false;
   bool add_eos_ = false;
   std::string model_name_;
+  FimTokenIds fim_;
 };
 
 }  // namespace loom

@@ -148,6 +148,7 @@ void read_tokens(const gguf::GgufFile& file, VocabData& vocab) {
 void find_end_of_generation(VocabData& vocab) {
   std::unordered_map<std::string_view, int32_t> ids;
   for (size_t i = 0; i < vocab.tokens.size(); ++i) ids[vocab.tokens[i]] = static_cast<int32_t>(i);
+  find_fim_tokens_by_text(vocab);
 
   if (vocab.eot_id < 0) {
     for (std::string_view text : kEndOfTurnTexts) {
@@ -175,6 +176,10 @@ void find_end_of_generation(VocabData& vocab) {
   add(vocab.eos_id);
   add(vocab.eot_id);
   add(vocab.eom_id);
+  // A code model ends a fill-in-the-middle answer with these (llama.cpp does the same).
+  add(vocab.fim.pad);
+  add(vocab.fim.repo);
+  add(vocab.fim.file_sep);
   for (std::string_view text : kEndOfGenerationTexts) {
     if (auto it = ids.find(text); it != ids.end()) vocab.types[it->second] = TokenType::kControl;
   }
@@ -243,6 +248,7 @@ VocabData load_vocab(const gguf::GgufFile& file) {
   read_flag(file, "tokenizer.ggml.add_sep_token", vocab.add_sep);
   read_flag(file, "tokenizer.ggml.add_space_prefix", vocab.add_space_prefix);
 
+  read_fim_token_ids(file, vocab);
   find_end_of_generation(vocab);
   set_strip_attributes(vocab);
   return vocab;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/fim_tokens.h"
 #include "tokenizer/tokenizer.h"
 
 namespace loom::gguf {
@@ -33,6 +34,7 @@ struct VocabData {
   int32_t unk_id = -1;
   int32_t sep_id = -1;
   int32_t pad_id = -1;
+  FimTokenIds fim;  // fill-in-the-middle tokens (fim_tokens.h)
 
   bool add_bos = false;
   bool add_eos = false;
@@ -49,8 +51,10 @@ struct VocabData {
 VocabData load_vocab(const gguf::GgufFile& file);
 
 // Fills end_of_generation (EOS/EOT/EOM plus end-of-turn tokens found by text, as llama.cpp
-// does) and makes those tokens CONTROL. load_vocab calls it; other vocabulary sources
-// (tokenizer.json) call it once tokens, types and special ids are set.
+// does) and makes those tokens CONTROL. First finds the FIM tokens the metadata left
+// unnamed by their texts (fim_tokens.h); FIM pad, repo and file separator end a generation
+// too. load_vocab calls it; other vocabulary sources (tokenizer.json) call it once tokens,
+// types and special ids are set.
 void find_end_of_generation(VocabData& vocab);
 
 }  // namespace loom
