@@ -139,7 +139,10 @@ void Engine::Impl::propose_draft(RequestState& r, ChoiceState& c) {
   int64_t best = 0;
   double best_rate = 1.0;  // tokens per `one`
   double expected = 1.0, p_power = 1.0;
-  for (int64_t k = 1; k <= std::min<int64_t>(c.draft_length, room); ++k) {
+  // Until a plain one-position step has been timed there is nothing to compare against:
+  // decode one first (a sequence that always drafted would never measure it).
+  const int64_t longest = one > 0 ? std::min<int64_t>(c.draft_length, room) : 0;
+  for (int64_t k = 1; k <= longest; ++k) {
     p_power *= p;
     expected += p_power;
     const double target = step_cost(k + 1);
