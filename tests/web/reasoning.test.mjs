@@ -3,7 +3,7 @@
 // and the page folds the thinking into a "Reasoning" block above the answer.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, openPage, setSettings, sendAndWait } from "./helpers.mjs";
+import { startServer, launchBrowser, openPage, screenshot, setSettings, sendAndWait } from "./helpers.mjs";
 
 let server;
 let browser;
@@ -39,6 +39,8 @@ test("the thinking shows in a folded Reasoning block, the answer below it", asyn
   assert.match(reply.reasoning, /^[a-z]{3,12}$/);
   assert.equal(reply.open, false); // folded once the answer is there
   assert.match(reply.answer.trim(), /^[a-z]{3,12}$/);
+  await p.page.click("article.msg.assistant:last-of-type details.reasoning summary");
+  console.log(`screenshot: ${await screenshot(p.page, "reasoning-open")}`);
   p.assertLocalOnly();
   p.assertNoErrors();
 });
