@@ -242,8 +242,9 @@ struct EngineStats {
   int32_t running = 0;  // sequences being computed
   int32_t waiting = 0;  // requests queued for a free sequence
   int64_t kv_capacity_tokens = 0;
-  int64_t kv_used_tokens = 0;               // held by running sequences
-  int64_t kv_cached_tokens = 0;             // held only by the prefix cache (reusable, evictable)
+  int64_t kv_bytes_per_token = 0;  // one KV position: K and V rows of every layer, as stored
+  int64_t kv_used_tokens = 0;      // held by running sequences
+  int64_t kv_cached_tokens = 0;    // held only by the prefix cache (reusable, evictable)
   int64_t prefix_cache_queried_tokens = 0;  // prompt tokens looked up in the prefix cache
   int64_t prefix_cache_hit_tokens = 0;      // of those, found there
   int64_t prompt_tokens_total = 0;

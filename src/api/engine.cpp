@@ -24,7 +24,6 @@ DType kv_type_from(const std::string& name) {
   fail("KV cache type must be 'f16', 'f32' or 'q8_0', got '{}'", name);
 }
 
-
 // A draft model must speak the target's vocabulary: each of its token ids must be the
 // same token text in the target (the target may have more, e.g. padding at the end).
 void check_draft_vocabulary(const Model& target, const Model& draft) {
@@ -80,9 +79,10 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& options)
   }
   const bool drafts = options.draft_model || options.draft == "ngram";
   if (drafts && options.draft_max >= options.batch_tokens) {
-    fail("draft_max ({}) must be less than batch_tokens ({}): a step verifies a draft and the "
-         "token before it together",
-         options.draft_max, options.batch_tokens);
+    fail(
+        "draft_max ({}) must be less than batch_tokens ({}): a step verifies a draft and the "
+        "token before it together",
+        options.draft_max, options.batch_tokens);
   }
   core_options.max_draft = drafts ? options.draft_max : 0;
   impl_->core = std::make_unique<EngineCore>(m.transformer, core_options);
@@ -189,6 +189,9 @@ EngineStats Engine::stats() const {
   s.running = impl_->running_snapshot;
   s.waiting = static_cast<int32_t>(impl_->queue.size());
   s.kv_capacity_tokens = impl_->core->kv_capacity_tokens();
+  // The pool is fixed at construction, so reading its size needs no step to finish.
+  s.kv_bytes_per_token =
+      s.kv_capacity_tokens > 0 ? impl_->core->kv_cache().bytes() / s.kv_capacity_tokens : 0;
   s.kv_used_tokens = impl_->kv_used_snapshot;
   s.kv_cached_tokens = impl_->kv_cached_snapshot;
   s.prefix_cache_queried_tokens = impl_->prefix_cache_snapshot.queried_tokens;

@@ -10,6 +10,7 @@
 #include "loom/fill_in_middle.h"
 #include "loom/reasoning.h"
 #include "server/api_error.h"
+#include "server/client_connection.h"
 #include "server/event_queue.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
@@ -280,12 +281,29 @@ class StreamWriter {
   std::vector<ToolCallStream> tool_calls_;    // chat with tools: one per choice
 };
 
-void respond_whole(Server::State& state, httplib::Response& res, const ResponseContext& ctx,
-                   const GenerationRequest& g, RequestTracker& tracker) {
+void respond_whole(Server::State& state, const httplib::Request& req, httplib::Response& res,
+                   const ResponseContext& ctx, const GenerationRequest& g, RequestTracker& tracker,
+                   Backend& backend, RequestId id) {
+  // Nothing is written until the end, so a client that went away is noticed by looking at
+  // its socket every so often; then the request is cancelled rather than computed for no one.
+  constexpr auto kCheckEvery = std::chrono::milliseconds(100);
+  ClientConnection client(req.remote_addr, req.remote_port, req.local_port);
+  Clock::time_point next_check = Clock::now() + kCheckEvery;
   std::vector<EngineItem> items;
   for (;;) {
     items.clear();
-    if (!tracker.queue.pop_all(items, std::chrono::milliseconds(1000))) continue;
+    const bool got = tracker.queue.pop_all(items, kCheckEvery);
+    if (!got || Clock::now() >= next_check) {
+      next_check = Clock::now() + kCheckEvery;
+      bool done = false;
+      for (const EngineItem& item : items) done = done || item.kind != EngineItem::Kind::kToken;
+      if (!done && client.closed()) {
+        backend.engine->cancel(id);
+        state.metrics.observe_request_done(0, 0, 0, "abort");
+        res.status = 499;  // nginx's "client closed request"; nobody reads it
+        return;
+      }
+    }
     for (EngineItem& item : items) {
       if (item.kind == EngineItem::Kind::kError) {
         throw ApiError(500, "generation failed: " + item.error, {}, "server_error");
@@ -387,7 +405,7 @@ void handle_generation(Server::State& state, const httplib::Request& req, httpli
   if (g.stream) {
     respond_stream(state, res, std::move(ctx), std::move(g), tracker, backend, id);
   } else {
-    respond_whole(state, res, ctx, g, *tracker);
+    respond_whole(state, req, res, ctx, g, *tracker, *backend, id);
   }
 }
 

@@ -85,7 +85,8 @@ void Metrics::count_error(int status) {
   (status >= 500 ? errors_5xx_ : errors_4xx_) += 1;
 }
 
-std::string Metrics::render(const EngineStats& stats, const std::string& model_name) const {
+std::string Metrics::render(const EngineStats& stats, const MemoryStats& memory,
+                            const std::string& model_name) const {
   std::lock_guard lock(mutex_);
   std::string out;
   auto gauge = [&](const char* name, const char* help, double value) {
@@ -96,6 +97,20 @@ std::string Metrics::render(const EngineStats& stats, const std::string& model_n
     out += fmt::format("# HELP loom:{} {}\n# TYPE loom:{} counter\nloom:{} {}\n", name, help, name,
                        name, value);
   };
+  // Prometheus' standard process metrics keep their names (no loom: prefix).
+  out += fmt::format(
+      "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+      "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}\n"
+      "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+      "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds {}\n",
+      memory.resident_bytes, fmt::format("{:.2f}", memory.start_time_seconds));
+  gauge("model_weight_bytes",
+        "Bytes of model weights the kernels read (mapped from the file or repacked at load).",
+        static_cast<double>(memory.weight_bytes));
+  gauge("kv_cache_capacity_bytes", "Bytes of the KV cache pool, allocated at start.",
+        static_cast<double>(memory.kv_capacity_bytes));
+  gauge("kv_cache_used_bytes", "Bytes of the KV cache held by running sequences.",
+        static_cast<double>(memory.kv_used_bytes));
   out += fmt::format(
       "# HELP loom:model_info The served model.\n# TYPE loom:model_info gauge\n"
       "loom:model_info{{model_name=\"{}\"}} 1\n",

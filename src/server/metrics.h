@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loom/loom.h"
+#include "server/process_stats.h"
 
 namespace loom::server {
 
@@ -35,8 +36,9 @@ class Metrics {
   void observe_request_done(double e2e_seconds, int64_t prompt_tokens, int64_t generated_tokens,
                             const std::string& finish_reason);
   void count_error(int status);
-  // The whole /metrics page; `stats` supplies the gauges.
-  std::string render(const EngineStats& stats, const std::string& model_name) const;
+  // The whole /metrics page; `stats` and `memory` supply the gauges.
+  std::string render(const EngineStats& stats, const MemoryStats& memory,
+                     const std::string& model_name) const;
 
  private:
   mutable std::mutex mutex_;

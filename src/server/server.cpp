@@ -47,13 +47,19 @@ void handle_health(const Server::State& state, httplib::Response& res) {
     return;
   }
   const EngineStats s = backend->engine->stats();
+  const MemoryStats m = memory_stats(s, backend->model.get());
   res.set_content(dump(json{{"status", "ok"},
                             {"running", s.running},
                             {"waiting", s.waiting},
                             {"max_sequences", s.max_sequences},
                             {"kv_used_tokens", s.kv_used_tokens},
                             {"kv_cached_tokens", s.kv_cached_tokens},
-                            {"kv_capacity_tokens", s.kv_capacity_tokens}}),
+                            {"kv_capacity_tokens", s.kv_capacity_tokens},
+                            {"resident_memory_bytes", m.resident_bytes},
+                            {"model_weight_bytes", m.weight_bytes},
+                            {"kv_cache_capacity_bytes", m.kv_capacity_bytes},
+                            {"kv_cache_used_bytes", m.kv_used_bytes},
+                            {"start_time_seconds", m.start_time_seconds}}),
                   "application/json");
 }
 
@@ -130,7 +136,8 @@ void handle_metrics(const Server::State& state, httplib::Response& res) {
     backend = state.backend;
   }
   const EngineStats stats = backend ? backend->engine->stats() : EngineStats{};
-  res.set_content(state.metrics.render(stats, state.options.model_name),
+  const MemoryStats memory = memory_stats(stats, backend ? backend->model.get() : nullptr);
+  res.set_content(state.metrics.render(stats, memory, state.options.model_name),
                   "text/plain; version=0.0.4");
 }
 

@@ -98,7 +98,25 @@ TEST(Quantize, CliWritesTheFileWithAFewProgressLinesOffATerminal) {
   EXPECT_NE(err.find("100%"), std::string::npos) << err;
   EXPECT_EQ(err.find('\r'), std::string::npos) << "terminal redraws in a file";
   EXPECT_LE(std::count(err.begin(), err.end(), '\n'), 6) << err;
+  EXPECT_LT(err.size(), 2048u) << "progress frames in a file";
   expect_same_tensors(out, kShared + "/models/stories260K-q4_0.gguf");
+  // The same with stderr a pipe: the few lines again, not the frames.
+  const std::string piped_out = temp_path("cli-q4_0-piped.gguf");
+  FILE* pipe = popen(("(" + kLoom + " quantize " + kModel + " " + piped_out +
+                      " Q4_0 -t 2 2>&1 >/dev/null) </dev/null")
+                         .c_str(),
+                     "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string piped;
+  std::array<char, 4096> buffer{};
+  for (size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) {
+    piped.append(buffer.data(), n);
+  }
+  ASSERT_EQ(pclose(pipe), 0) << piped;
+  EXPECT_NE(piped.find("100%"), std::string::npos) << piped;
+  EXPECT_EQ(piped.find('\r'), std::string::npos);
+  EXPECT_LT(piped.size(), 2048u) << piped;
+  std::remove(piped_out.c_str());
 }
 
 TEST(Quantize, BadArgumentsAreErrors) {

@@ -126,6 +126,14 @@ TEST(Cli, SynthWritesALoadableModel) {
   // stderr is not a terminal: a few progress lines, no redrawn frames.
   EXPECT_EQ(o.err.find('\r'), std::string::npos);
   EXPECT_LE(std::count(o.err.begin(), o.err.end(), '\n'), 6) << o.err;
+  EXPECT_LT(o.err.size(), 2048u) << "progress frames in a file";
+  // The same with stderr a pipe (the subshell sends it into the pipe popen reads).
+  const Output piped = loom::testing_support::run_command(
+      "(" + kLoom + " synth --shape tiny --type q4_0 --tokenizer " + kShared +
+      "/tokenizer-tests/ggml-vocab-llama-spm.gguf -o " + path + " 2>&1 >/dev/null)");
+  ASSERT_EQ(piped.status, 0) << piped.err;
+  EXPECT_EQ(piped.out.find('\r'), std::string::npos);
+  EXPECT_LT(piped.out.size(), 2048u) << piped.out;
   o = run("run -m " + path + " -p 'Hello world' -n 8 --temp 0 --ignore-eos --json");
   ASSERT_EQ(o.status, 0) << o.err;
   EXPECT_EQ(nlohmann::json::parse(o.out)["tokens"].size(), 8u);

@@ -191,3 +191,47 @@ test("bytes that are not valid UTF-8 never abort a stream; they arrive as U+FFFD
   assert.equal(finish, "length");
   assert.equal(text, whole.choices[0].text);
 });
+
+// One metric's value from a /metrics page (NaN when it is missing).
+function metricValue(page, name) {
+  const m = new RegExp(`^${name.replace(/[:]/g, "\\$&")} (\\S+)$`, "m").exec(page);
+  return m ? Number(m[1]) : NaN;
+}
+
+test("memory on /metrics and /health: process, weights, KV cache bytes that rise during a request", async () => {
+  const page = await (await fetch(`${server.base}/metrics`)).text();
+  for (const name of ["process_resident_memory_bytes", "process_start_time_seconds", "loom:model_weight_bytes",
+    "loom:kv_cache_capacity_bytes"]) {
+    const value = metricValue(page, name);
+    assert.ok(Number.isFinite(value) && value > 0, `${name} = ${value}`);
+  }
+  const start = metricValue(page, "process_start_time_seconds");
+  assert.ok(start <= Date.now() / 1000 + 1 && start > Date.now() / 1000 - 3600, `start ${start}`);
+  assert.ok(metricValue(page, "process_resident_memory_bytes") > metricValue(page, "loom:model_weight_bytes"));
+  const idle = metricValue(page, "loom:kv_cache_used_bytes");
+  assert.ok(Number.isFinite(idle) && idle >= 0);
+  const h = await (await fetch(`${server.base}/health`)).json();
+  for (const key of ["resident_memory_bytes", "model_weight_bytes", "kv_cache_capacity_bytes", "start_time_seconds"]) {
+    assert.ok(typeof h[key] === "number" && h[key] > 0, `${key} = ${h[key]}`);
+  }
+  assert.equal(typeof h.kv_cache_used_bytes, "number");
+  assert.equal(h.kv_cache_capacity_bytes % h.kv_capacity_tokens, 0);
+
+  // During a request its sequence holds KV cache positions, so the used bytes rise.
+  const stream = await server.client.completions.create({
+    model: "x", prompt: "Once upon a time", max_tokens: 480, ignore_eos: true, stream: true,
+  });
+  let chunks = 0;
+  let busyMetric = NaN;
+  let busyHealth;
+  for await (const chunk of stream) {
+    if (chunk.choices.length && ++chunks === 1) {
+      busyMetric = metricValue(await (await fetch(`${server.base}/metrics`)).text(), "loom:kv_cache_used_bytes");
+      busyHealth = await (await fetch(`${server.base}/health`)).json();
+    }
+  }
+  assert.ok(busyMetric > idle, `KV used bytes ${busyMetric} during a request, ${idle} idle`);
+  assert.ok(busyHealth.kv_cache_used_bytes > 0);
+  assert.equal(busyHealth.kv_cache_used_bytes,
+    busyHealth.kv_used_tokens * (busyHealth.kv_cache_capacity_bytes / busyHealth.kv_capacity_tokens));
+});

@@ -40,3 +40,32 @@ test("20 streams aborted mid-generation free the KV cache", async () => {
   assert.match(metrics, /loom:kv_cache_usage_perc 0\n/);
   assert.match(metrics, /loom:request_success_total\{finished_reason="abort"\} 20\n/);
 });
+
+test("a non-streamed request whose client went away is cancelled, not computed to the end", async () => {
+  const body = JSON.stringify({ model: "x", prompt: "Once upon a time", max_tokens: 1000, ignore_eos: true, n: 8 });
+  const post = (signal) => fetch(`${server.base}/v1/completions`, {
+    method: "POST", headers: { "content-type": "application/json" }, body, signal,
+  });
+  // How long the whole request takes: the bar that "cancelled" must beat by far.
+  let t0 = Date.now();
+  const whole = await (await post()).json();
+  const fullMs = Date.now() - t0;
+  assert.equal(whole.usage.completion_tokens, 8 * 1000);
+  const abortsBefore = /finished_reason="abort"\} (\d+)/.exec(await (await fetch(`${server.base}/metrics`)).text())[1];
+
+  const controller = new AbortController();
+  const pending = post(controller.signal).catch((e) => e);
+  const busy = await waitForHealth(server.base, (h) => h.running > 0, 5000);
+  assert.ok(busy.running > 0);
+  await new Promise((r) => setTimeout(r, 300));
+  controller.abort();
+  assert.equal((await pending).name, "AbortError");
+  t0 = Date.now();
+  const idle = await waitForHealth(server.base, (h) => h.running === 0 && h.kv_used_tokens === 0, fullMs);
+  const freedMs = Date.now() - t0;
+  assert.equal(idle.running, 0);
+  assert.equal(idle.kv_used_tokens, 0);
+  assert.ok(freedMs < 1000 && freedMs * 3 < fullMs, `freed after ${freedMs} ms; the whole request takes ${fullMs} ms`);
+  const metrics = await (await fetch(`${server.base}/metrics`)).text();
+  assert.match(metrics, new RegExp(`finished_reason="abort"\\} ${Number(abortsBefore) + 1}\\n`));
+});

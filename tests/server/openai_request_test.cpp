@@ -2,7 +2,10 @@
 // naming the field. (The live server is tested by the node suites in this folder.)
 #include "server/openai_request.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <ctime>
 
 #include "server/api_error.h"
 #include "server/metrics.h"
@@ -97,7 +100,7 @@ TEST(Metrics, RendersPrometheusHistograms) {
   EngineStats stats;
   stats.kv_capacity_tokens = 100;
   stats.kv_used_tokens = 25;
-  const std::string text = metrics.render(stats, "m");
+  const std::string text = metrics.render(stats, MemoryStats{}, "m");
   EXPECT_NE(text.find("loom:time_to_first_token_seconds_bucket{le=\"0.04\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("loom:time_to_first_token_seconds_bucket{le=\"0.02\"} 0\n"),
@@ -113,6 +116,25 @@ TEST(Metrics, RendersPrometheusHistograms) {
 
 namespace loom::server {
 namespace {
+
+TEST(Metrics, ReportsMemory) {
+  const MemoryStats memory = memory_stats(
+      EngineStats{.kv_capacity_tokens = 100, .kv_bytes_per_token = 64, .kv_used_tokens = 10},
+      nullptr);
+  EXPECT_GT(memory.resident_bytes, 1 << 20);
+  EXPECT_EQ(memory.kv_capacity_bytes, 6400);
+  EXPECT_EQ(memory.kv_used_bytes, 640);
+  const double now = static_cast<double>(std::time(nullptr));
+  EXPECT_GT(memory.start_time_seconds, now - 3600);
+  EXPECT_LE(memory.start_time_seconds, now + 1);
+  const std::string text = Metrics().render(EngineStats{}, memory, "m");
+  EXPECT_NE(text.find(fmt::format("\nprocess_resident_memory_bytes {}\n", memory.resident_bytes)),
+            std::string::npos);
+  EXPECT_NE(text.find("\nprocess_start_time_seconds 1"), std::string::npos);
+  EXPECT_NE(text.find("\nloom:kv_cache_capacity_bytes 6400\n"), std::string::npos);
+  EXPECT_NE(text.find("\nloom:kv_cache_used_bytes 640\n"), std::string::npos);
+  EXPECT_NE(text.find("\nloom:model_weight_bytes 0\n"), std::string::npos);
+}
 
 TEST(OpenAiRequest, ResponseFormat) {
   GenerationRequest g = parse_generation_request(
