@@ -28,7 +28,7 @@ void KvCache::Unmap::operator()(uint8_t* p) const {
   munmap(p, bytes);
 }
 
-KvCache::KvCache(int64_t n_layer, int64_t n_sequences, int64_t n_tokens, int64_t kv_dim, DType type,
+KvCache::KvCache(int64_t n_layer, int64_t n_slots, int64_t n_tokens, int64_t kv_dim, DType type,
                  int64_t block_size)
     : n_layer_(n_layer),
       kv_dim_(kv_dim),
@@ -40,7 +40,7 @@ KvCache::KvCache(int64_t n_layer, int64_t n_sequences, int64_t n_tokens, int64_t
   }
   if (n_layer < 1 || kv_dim < 1)
     fail("KV cache needs layers and a row size, got {} x {}", n_layer, kv_dim);
-  if (n_sequences < 1) fail("KV cache needs at least one sequence, got {}", n_sequences);
+  if (n_slots < 1) fail("KV cache needs at least one sequence slot, got {}", n_slots);
   if (block_size < 1) fail("KV cache block size must be >= 1, got {}", block_size);
   if (n_tokens < 1) fail("KV cache size must be at least one token, got {}", n_tokens);
   if (type == DType::Q8_0 && kv_dim % 32 != 0) {
@@ -59,7 +59,7 @@ KvCache::KvCache(int64_t n_layer, int64_t n_sequences, int64_t n_tokens, int64_t
   free_.resize(static_cast<size_t>(n_blocks_));
   // Block 0 on top: the lowest blocks are reused first, which keeps few pages resident.
   for (int64_t i = 0; i < n_blocks_; ++i) free_[i] = static_cast<int32_t>(n_blocks_ - 1 - i);
-  tables_.resize(static_cast<size_t>(n_sequences));
+  tables_.resize(static_cast<size_t>(n_slots));
 }
 
 KvCache::~KvCache() = default;
@@ -75,21 +75,22 @@ void KvCache::drop_block(int32_t block) {
   if (--ref_counts_[block] == 0) free_.push_back(block);
 }
 
-int64_t KvCache::blocks_needed(int64_t seq, int64_t begin, int64_t end) const {
+int64_t KvCache::blocks_needed(int64_t slot, int64_t begin, int64_t end) const {
   if (end <= begin) return 0;
-  const std::vector<int32_t>& table = tables_.at(seq);
+  const std::vector<int32_t>& table = tables_.at(slot);
   const int64_t have = static_cast<int64_t>(table.size());
   const int64_t want = blocks_for(end);
   int64_t needed = std::max<int64_t>(0, want - have);
   for (int64_t i = begin / block_size_; i < std::min(have, want); ++i) {
-    if (table[i] == kNoBlock) fail("position {} of sequence {} was released", i * block_size_, seq);
+    if (table[i] == kNoBlock)
+      fail("position {} of KV slot {} was released", i * block_size_, slot);
     if (ref_counts_[table[i]] > 1) ++needed;  // shared: written, so copied first
   }
   return needed;
 }
 
-void KvCache::reserve(int64_t seq, int64_t begin, int64_t end) {
-  const int64_t needed = blocks_needed(seq, begin, end);
+void KvCache::reserve(int64_t slot, int64_t begin, int64_t end) {
+  const int64_t needed = blocks_needed(slot, begin, end);
   if (needed == 0) return;
   if (needed > n_free_blocks()) {
     fail(
@@ -97,7 +98,7 @@ void KvCache::reserve(int64_t seq, int64_t begin, int64_t end) {
         "free (the cache holds {} tokens)",
         needed, block_size_, n_free_blocks(), n_blocks_, capacity_tokens());
   }
-  std::vector<int32_t>& table = tables_[seq];
+  std::vector<int32_t>& table = tables_[slot];
   const int64_t want = blocks_for(end);
   for (int64_t i = begin / block_size_; i < std::min<int64_t>(table.size(), want); ++i) {
     const int32_t shared = table[i];
@@ -126,17 +127,17 @@ void KvCache::share(int64_t from, int64_t to, int64_t n_positions) {
   }
 }
 
-void KvCache::release(int64_t seq) {
-  std::vector<int32_t>& table = tables_.at(seq);
+void KvCache::release(int64_t slot) {
+  std::vector<int32_t>& table = tables_.at(slot);
   for (auto it = table.rbegin(); it != table.rend(); ++it) {
     if (*it != kNoBlock) drop_block(*it);
   }
   table.clear();
 }
 
-void KvCache::attach(int64_t seq, const std::vector<int32_t>& blocks) {
-  std::vector<int32_t>& table = tables_.at(seq);
-  if (!table.empty()) fail("sequence {} already holds {} blocks", seq, table.size());
+void KvCache::attach(int64_t slot, const std::vector<int32_t>& blocks) {
+  std::vector<int32_t>& table = tables_.at(slot);
+  if (!table.empty()) fail("sequence {} already holds {} blocks", slot, table.size());
   for (int32_t block : blocks) {
     if (block < 0 || block >= n_blocks_ || ref_counts_[block] == 0)
       fail("block {} is not in use: only cached blocks can be attached", block);
@@ -145,8 +146,8 @@ void KvCache::attach(int64_t seq, const std::vector<int32_t>& blocks) {
   }
 }
 
-void KvCache::truncate(int64_t seq, int64_t n_positions) {
-  std::vector<int32_t>& table = tables_.at(seq);
+void KvCache::truncate(int64_t slot, int64_t n_positions) {
+  std::vector<int32_t>& table = tables_.at(slot);
   const auto keep = static_cast<size_t>(blocks_for(n_positions));
   while (table.size() > keep) {
     if (table.back() != kNoBlock) drop_block(table.back());
@@ -154,8 +155,8 @@ void KvCache::truncate(int64_t seq, int64_t n_positions) {
   }
 }
 
-void KvCache::release_before(int64_t seq, int64_t pos) {
-  std::vector<int32_t>& table = tables_.at(seq);
+void KvCache::release_before(int64_t slot, int64_t pos) {
+  std::vector<int32_t>& table = tables_.at(slot);
   const int64_t n = std::min<int64_t>(pos / block_size_, static_cast<int64_t>(table.size()));
   for (int64_t i = 0; i < n; ++i) {
     if (table[i] == kNoBlock) continue;
@@ -164,11 +165,12 @@ void KvCache::release_before(int64_t seq, int64_t pos) {
   }
 }
 
-void KvCache::store(int64_t layer, int64_t seq, int64_t pos, const float* key, const float* value) {
-  std::vector<int32_t>& table = tables_[seq];
+void KvCache::store(int64_t layer, int64_t slot, int64_t pos, const float* key,
+                    const float* value) {
+  std::vector<int32_t>& table = tables_[slot];
   const int64_t index = pos / block_size_;
   if (index >= static_cast<int64_t>(table.size()) || ref_counts_[table[index]] != 1) {
-    reserve(seq, pos, pos + 1);
+    reserve(slot, pos, pos + 1);
   }
   uint8_t* k =
       block_data(table[index]) + 2 * layer * part_bytes_ + (pos % block_size_) * row_bytes_;
@@ -189,11 +191,11 @@ void KvCache::store(int64_t layer, int64_t seq, int64_t pos, const float* key, c
   }
 }
 
-kernels::KvView KvCache::view(int64_t layer, int64_t seq, int64_t head_offset) const {
+kernels::KvView KvCache::view(int64_t layer, int64_t slot, int64_t head_offset) const {
   kernels::KvView v;
   v.keys = pool_.get() + 2 * layer * part_bytes_;
   v.values = v.keys + part_bytes_;
-  v.blocks = tables_[seq].data();
+  v.blocks = tables_[slot].data();
   v.block_size = block_size_;
   v.block_stride = block_bytes_;
   v.type = type_;
