@@ -501,7 +501,7 @@ async function pollHealth() {
   try {
     const res = await fetch("/health");
     const h = await res.json();
-    if (h.status !== "ok") {
+    if (h.status !== "ready") {
       $("srv-running").textContent = h.status;
     } else {
       $("srv-running").textContent = `${h.running} / ${h.max_sequences}`;

@@ -172,6 +172,9 @@ struct Request {
   // trigger text) constrains it from the trigger's first character on. A trigger that is
   // the text of one control token fires on that token, the grammar starting after it.
   std::vector<GrammarTrigger> grammar_triggers;
+  // Seconds from submit after which the request ends wherever it is: every unfinished
+  // choice finishes with kLength and `timed_out` set. Unset: no limit; else > 0.
+  std::optional<double> timeout;
 };
 
 enum class FinishReason { kStop, kLength };
@@ -194,6 +197,7 @@ struct TokenEvent {
   std::optional<TokenLogprob> logprob;
   bool finished = false;
   FinishReason finish_reason = FinishReason::kLength;
+  bool timed_out = false;  // finished because Request::timeout passed (reason kLength)
 };
 
 struct Timings {
@@ -219,6 +223,7 @@ struct Choice {
   std::vector<TokenLogprob> logprobs;  // when requested
   double cumulative_logprob = 0;       // sum of the chosen tokens' log-probabilities
   double score = 0;                    // beam search: the length-penalised score
+  bool timed_out = false;              // ended by Request::timeout (reason kLength)
 };
 
 struct Completion {

@@ -166,6 +166,16 @@ void Engine::Impl::beam_step(RequestState& r) {
   r.beams = std::move(beams);
 }
 
+void Engine::Impl::expire_beams(RequestState& r) {
+  const float lp = r.request.length_penalty;
+  for (const Beam& b : r.beams) {
+    r.finished_beams.push_back({b.tokens, b.sum_logprob,
+                                beam_score(b.sum_logprob, std::max<size_t>(1, b.tokens.size()), lp),
+                                FinishReason::kLength});
+  }
+  finish_request(r);
+}
+
 Completion Engine::Impl::beam_completion(RequestState& r) {
   std::stable_sort(r.finished_beams.begin(), r.finished_beams.end(),
                    [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
@@ -187,12 +197,14 @@ Completion Engine::Impl::beam_completion(RequestState& r) {
     } else {
       choice.finish_reason = FinishReason::kStop;
     }
+    choice.timed_out = r.timed_out && choice.finish_reason == FinishReason::kLength;
     if (r.callbacks->on_token) {
       TokenEvent event;
       event.index = i;
       event.text = choice.text;
       event.finished = true;
       event.finish_reason = choice.finish_reason;
+      event.timed_out = choice.timed_out;
       token_event(r, std::move(event));
     }
     completion.choices.push_back(std::move(choice));

@@ -154,6 +154,7 @@ RequestId Engine::submit(Request request, RequestCallbacks callbacks) {
   r->stop_tokens.insert(r->stop_tokens.end(), request.stop_tokens.begin(),
                         request.stop_tokens.end());
   r->timings.prompt_tokens = static_cast<int64_t>(r->prompt.size());
+  if (request.timeout) r->deadline = r->submit_time + *request.timeout;
   r->request = std::move(request);
   r->callbacks = std::make_shared<const RequestCallbacks>(std::move(callbacks));
 
@@ -262,6 +263,7 @@ void Engine::Impl::step_locked(const std::set<RequestId>& to_cancel) {
     std::lock_guard lock(mutex);
     admit_locked();
   }
+  expire_overdue();
   if (core->has_pending()) {
     const double step_start = now_seconds();
     const std::span<const EngineCore::Output> outputs = core->step();
@@ -300,6 +302,25 @@ void Engine::Impl::step_locked(const std::set<RequestId>& to_cancel) {
   kv_cached_snapshot = core->kv_cached_tokens();
   prefix_cache_snapshot = core->prefix_cache_counters();
   counters_snapshot = core->counters();
+}
+
+void Engine::Impl::expire_overdue() {
+  // Checked once per step: a request ends at most one step after its deadline. One still
+  // queued when it passes ends as soon as it is admitted, without a token.
+  const double now = now_seconds();
+  for (auto& [id, r] : active) {
+    if (r->done || r->deadline == 0 || now < r->deadline) continue;
+    r->timed_out = true;
+    if (r->beam_search()) {
+      expire_beams(*r);
+      continue;
+    }
+    for (auto& c : r->choices) {
+      if (c->finished) continue;
+      c->result.timed_out = true;
+      end_choice(*r, *c, FinishReason::kLength);
+    }
+  }
 }
 
 void Engine::Impl::token_event(const RequestState& r, TokenEvent event) {

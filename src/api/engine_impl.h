@@ -68,6 +68,8 @@ struct Engine::Impl {
   void start(RequestState& r);
   void handle_output(RequestState& r, int64_t sequence, const float* logits, int32_t n_rows);
   void finish_request(RequestState& r);
+  // Ends every running request whose Request::timeout has passed (before a step).
+  void expire_overdue();
   void drop(RequestState& r);
 
   // Sampling mode (n, best_of): request_sampling.cpp.
@@ -91,6 +93,8 @@ struct Engine::Impl {
   void beam_output(RequestState& r, int64_t sequence, const float* logits);
   void beam_step(RequestState& r);
   Completion beam_completion(RequestState& r);
+  // Beam search cut short by its deadline: the running beams become kLength hypotheses.
+  void expire_beams(RequestState& r);
 };
 
 }  // namespace loom

@@ -191,6 +191,7 @@ void Engine::Impl::end_choice(RequestState& r, ChoiceState& c, FinishReason reas
     event.text = std::move(rest);
     event.finished = true;
     event.finish_reason = reason;
+    event.timed_out = c.result.timed_out;
     token_event(r, std::move(event));
   }
   if (std::all_of(r.choices.begin(), r.choices.end(), [](const auto& x) { return x->finished; })) {

@@ -78,6 +78,8 @@ struct RequestState {
   int64_t start_steps = 0;  // the runtime's step counter when the request started
   int64_t generated = 0;
   int32_t draft_max = 0;  // speculative decoding: most draft tokens per step, 0 = off
+  double deadline = 0;    // now_seconds() at which Request::timeout passes; 0 = none
+  bool timed_out = false;
   bool done = false;
 
   bool beam_search() const { return request.num_beams > 0; }

@@ -45,6 +45,9 @@ void validate_request(const Request& request, const RequestLimits& limits) {
     fail_field("min_tokens", "min_tokens must be between 0 and max_tokens ({}), got {}",
                request.max_tokens, request.min_tokens);
   }
+  if (request.timeout && !(std::isfinite(*request.timeout) && *request.timeout > 0)) {
+    fail_field("timeout", "timeout must be a number of seconds > 0, got {}", *request.timeout);
+  }
   if (!std::isfinite(request.length_penalty)) {
     fail_field("length_penalty", "length_penalty must be a finite number");
   }

@@ -2,13 +2,17 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <csignal>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <thread>
 
 #include "cli/commands.h"
 #include "cli/generation_options.h"
+#include "cli/signal_pipe.h"
 #include "loom/chat.h"
 #include "loom/error.h"
 #include "loom/loom.h"
@@ -34,13 +38,8 @@ struct ServeArgs {
   std::string model_alias;
   std::string chat_template;
   std::string reasoning_format = "auto";
+  double drain_timeout = 30;
 };
-
-server::Server* g_server = nullptr;
-
-void on_signal(int) {
-  if (g_server) g_server->stop();
-}
 
 int serve(const ServeArgs& a) {
   if (!a.chat_template.empty()) {
@@ -70,11 +69,25 @@ int serve(const ServeArgs& a) {
   options.http_threads = a.parallel + a.queue + 16;
   server::Server server(options);
   const int port = server.bind();
-  g_server = &server;
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  // The first SIGTERM/SIGINT drains (running requests finish, new ones get 503), the
+  // second ends the running ones at once.
+  SignalPipe signals([&server](int signo, int count) {
+    if (count == 1) {
+      fmt::print(stderr, "loom serve: signal {}: draining (a second signal stops at once)\n",
+                 signo);
+      server.begin_drain();
+    } else {
+      fmt::print(stderr, "loom serve: signal {} again: cancelling the running requests\n", signo);
+      server.cancel_all();
+    }
+  });
   // Listen at once so /health can say "loading" while the model maps.
-  std::thread http([&] { server.run(); });
+  std::promise<void> http_done;
+  std::future<void> http_stopped = http_done.get_future();
+  std::thread http([&] {
+    server.run();
+    http_done.set_value();
+  });
   fmt::print(stderr, "loom serve: listening on http://{}:{} (loading {})\n", a.host, port,
              a.engine.model_path);
 
@@ -108,11 +121,25 @@ int serve(const ServeArgs& a) {
   } catch (...) {
     server.stop();
     http.join();
-    g_server = nullptr;
     throw;
   }
+  server.wait_for_drain();
+  if (!server.wait_idle(a.drain_timeout)) {
+    fmt::print(stderr, "loom serve: drain timeout ({} s): cancelling the running requests\n",
+               a.drain_timeout);
+    server.cancel_all();
+  }
+  // Cancelled requests end within a step; a client that reads nothing is not waited for long.
+  server.wait_idle(5);
+  server.stop();
+  // cpp-httplib 0.11 keeps an idle keep-alive connection's worker for up to 5 s and cannot
+  // close it; every request has ended by now, so the process ends without waiting.
+  if (http_stopped.wait_for(std::chrono::milliseconds(500)) != std::future_status::ready) {
+    fmt::print(stderr, "loom serve: stopped (idle connections closed)\n");
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
   http.join();
-  g_server = nullptr;
   fmt::print(stderr, "loom serve: stopped\n");
   return 0;
 }
@@ -144,6 +171,11 @@ Command add_serve(CLI::App& app) {
   cmd->add_option("--reasoning-format", args->reasoning_format,
                   "chat replies: <think>...</think> to reasoning_content (auto, deepseek) or "
                   "left in the content (none); a request's reasoning_format overrides it")
+      ->capture_default_str();
+  cmd->add_option("--drain-timeout", args->drain_timeout,
+                  "on SIGTERM/SIGINT, seconds to let running requests finish before they are "
+                  "cancelled (0 = cancel at once; a second signal cancels at once too)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   return [args] { return serve(*args); };
 }

@@ -123,6 +123,7 @@ struct RequestTracker {
   Clock::time_point submitted = Clock::now();
   std::vector<Clock::time_point> last_token;  // per choice; epoch = none yet
   bool first_seen = false;
+  std::atomic<bool> ended{false};  // the engine reported its end (done or error)
   EventQueue queue;
 };
 
@@ -151,6 +152,7 @@ RequestCallbacks callbacks_for(Server::State& state, std::shared_ptr<RequestTrac
     tracker->queue.push(std::move(item));
   };
   callbacks.on_done = [tracker, metrics](Completion completion) {
+    tracker->ended = true;
     std::string reason = "length";
     for (const Choice& c : completion.choices) {
       if (c.finish_reason == FinishReason::kStop) reason = "stop";
@@ -164,12 +166,19 @@ RequestCallbacks callbacks_for(Server::State& state, std::shared_ptr<RequestTrac
     tracker->queue.push(std::move(item));
   };
   callbacks.on_error = [tracker](const std::string& message) {
+    tracker->ended = true;
     EngineItem item;
     item.kind = EngineItem::Kind::kError;
     item.error = message;
     tracker->queue.push(std::move(item));
   };
   return callbacks;
+}
+
+// The end of a request that the server's shutdown cut short (RequestRegistry::cancel_all).
+ApiError shutdown_error() {
+  return ApiError(503, "the server shut down before this request finished; retry", {},
+                  "server_busy", "shutdown");
 }
 
 std::string sse(const json& value) {
@@ -235,8 +244,10 @@ class StreamWriter {
       const size_t index = static_cast<size_t>(event.index);
       const bool called = event.finish_reason == FinishReason::kStop &&
                           index < tool_calls_.size() && tool_calls_[index].made_calls();
-      out += sse(chunk_json(ctx_, event.index, json::object(), "",
-                            called ? "tool_calls" : to_string(event.finish_reason), nullptr));
+      json chunk = chunk_json(ctx_, event.index, json::object(), "",
+                              called ? "tool_calls" : to_string(event.finish_reason), nullptr);
+      if (event.timed_out) chunk["choices"][0]["stop_reason"] = "timeout";
+      out += sse(chunk);
     }
     return out;
   }
@@ -308,6 +319,10 @@ void respond_whole(Server::State& state, const httplib::Request& req, httplib::R
       if (item.kind == EngineItem::Kind::kError) {
         throw ApiError(500, "generation failed: " + item.error, {}, "server_error");
       }
+      if (item.kind == EngineItem::Kind::kCancelled) {
+        res.set_header("Retry-After", "1");
+        throw shutdown_error();
+      }
       if (item.kind == EngineItem::Kind::kDone) {
         json body = completion_json(ctx, g, item.completion, g.request.prompt);
         // llama.cpp's /infill clients read the text from a top-level "content".
@@ -321,7 +336,8 @@ void respond_whole(Server::State& state, const httplib::Request& req, httplib::R
 
 void respond_stream(Server::State& state, httplib::Response& res, ResponseContext ctx,
                     GenerationRequest g, std::shared_ptr<RequestTracker> tracker,
-                    std::shared_ptr<Backend> backend, RequestId id) {
+                    std::shared_ptr<Backend> backend, RequestId id,
+                    std::shared_ptr<RequestRegistry::Ticket> ticket) {
   struct StreamState {
     explicit StreamState(StreamWriter w) : writer(std::move(w)) {}
     StreamWriter writer;
@@ -352,8 +368,9 @@ void respond_stream(Server::State& state, httplib::Response& res, ResponseContex
           if (item.kind == EngineItem::Kind::kToken) {
             out += stream->writer.token(item.event);
           } else {
-            out += item.kind == EngineItem::Kind::kDone
-                       ? stream->writer.done(item.completion)
+            out += item.kind == EngineItem::Kind::kDone ? stream->writer.done(item.completion)
+                   : item.kind == EngineItem::Kind::kCancelled
+                       ? StreamWriter::error(shutdown_error())
                        : StreamWriter::error(
                              ApiError(500, "generation failed: " + item.error, {}, "server_error"));
             stream->finished = true;
@@ -363,7 +380,8 @@ void respond_stream(Server::State& state, httplib::Response& res, ResponseContex
         if (stream->finished) sink.done();
         return true;
       },
-      [stream, backend, id, metrics = &state.metrics](bool) {
+      // The ticket lives as long as this releaser: until the response is written.
+      [stream, backend, id, metrics = &state.metrics, ticket](bool) {
         // The client went away before the end: free the sequence and its cache now.
         if (!stream->finished) {
           backend->engine->cancel(id);
@@ -376,6 +394,13 @@ void respond_stream(Server::State& state, httplib::Response& res, ResponseContex
 
 void handle_generation(Server::State& state, const httplib::Request& req, httplib::Response& res,
                        bool chat, bool infill) {
+  // Counted before anything else, so a drain waits for every request it let in.
+  const std::shared_ptr<RequestRegistry::Ticket> ticket = state.requests.enter();
+  if (!ticket) {
+    res.set_header("Retry-After", "5");
+    throw ApiError(503, "the server is shutting down and takes no new requests; retry", {},
+                   "server_busy", "draining");
+  }
   const std::shared_ptr<Backend> backend = state.ready();
   ParseLimits limits;
   limits.max_n = state.options.max_n;
@@ -400,10 +425,18 @@ void handle_generation(Server::State& state, const httplib::Request& req, httpli
   } catch (const Error& e) {
     throw ApiError(400, e.what());
   }
+  ticket->on_cancel([tracker, backend, id, metrics = &state.metrics] {
+    if (tracker->ended) return;  // finished; its stream is only being written out
+    backend->engine->cancel(id);
+    metrics->observe_request_done(0, 0, 0, "abort");
+    EngineItem item;
+    item.kind = EngineItem::Kind::kCancelled;
+    tracker->queue.push(std::move(item));
+  });
   ResponseContext ctx = make_context(
       chat, state.options.model_name.empty() ? g.model : state.options.model_name, *backend->model);
   if (g.stream) {
-    respond_stream(state, res, std::move(ctx), std::move(g), tracker, backend, id);
+    respond_stream(state, res, std::move(ctx), std::move(g), tracker, backend, id, ticket);
   } else {
     respond_whole(state, req, res, ctx, g, *tracker, *backend, id);
   }

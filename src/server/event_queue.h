@@ -14,7 +14,7 @@
 namespace loom::server {
 
 struct EngineItem {
-  enum class Kind { kToken, kDone, kError };
+  enum class Kind { kToken, kDone, kError, kCancelled };  // kCancelled: the server shuts down
   Kind kind = Kind::kToken;
   TokenEvent event;       // kToken
   Completion completion;  // kDone

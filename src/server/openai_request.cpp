@@ -390,6 +390,9 @@ json parse_json_body(const std::string& body) {
   } catch (const json::parse_error& e) {
     throw ApiError(400, fmt::format("the request body is not valid JSON: {}", e.what()), {},
                    "invalid_request_error", "invalid_json");
+  } catch (const json::out_of_range& e) {  // e.g. a number beyond a double (1e400)
+    throw ApiError(400, fmt::format("the request body has a number out of range: {}", e.what()), {},
+                   "invalid_request_error", "invalid_json");
   }
 }
 
@@ -440,6 +443,12 @@ GenerationRequest parse_body(const json& body, bool chat, const ParseLimits& lim
     r.min_tokens = *v;
   }
   if (auto v = get_bool(body, "ignore_eos")) r.ignore_eos = *v;
+  // A deadline in seconds (loom's own field): when it passes the reply ends with
+  // finish_reason "length" and stop_reason "timeout".
+  if (auto v = get_number(body, "timeout")) {
+    require(*v > 0, "timeout", fmt::format("must be a number of seconds > 0, got {}", *v));
+    r.timeout = *v;
+  }
   // Speculative decoding per request (loom's own field): 0 turns it off, at most the
   // server's --draft-max.
   if (auto v = get_int(body, "draft_max")) {

@@ -93,6 +93,8 @@ json completion_json(const ResponseContext& ctx, const GenerationRequest& reques
   json choices = json::array();
   for (const Choice& choice : completion.choices) {
     json out = {{"index", choice.index}, {"finish_reason", to_string(choice.finish_reason)}};
+    // vLLM's choice-level field; "timeout": the request's deadline ended it.
+    if (choice.timed_out) out["stop_reason"] = "timeout";
     json logprobs = nullptr;
     if (ctx.chat) {
       out["message"] = {{"role", "assistant"}, {"content", choice.text}};

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <nlohmann/json.hpp>
 
 #include "loom/chat.h"
@@ -41,14 +43,18 @@ void handle_health(const Server::State& state, httplib::Response& res) {
     std::lock_guard lock(state.mutex);
     backend = state.backend;
   }
+  // loading (503), ready (200) or draining (503: a load balancer sends no more requests).
+  const bool draining = state.requests.draining();
   if (!backend) {
     res.status = 503;
-    res.set_content(dump(json{{"status", "loading"}}), "application/json");
+    res.set_content(dump(json{{"status", draining ? "draining" : "loading"}}), "application/json");
     return;
   }
   const EngineStats s = backend->engine->stats();
   const MemoryStats m = memory_stats(s, backend->model.get());
-  res.set_content(dump(json{{"status", "ok"},
+  if (draining) res.status = 503;
+  res.set_content(dump(json{{"status", draining ? "draining" : "ready"},
+                            {"in_flight", state.requests.in_flight()},
                             {"running", s.running},
                             {"waiting", s.waiting},
                             {"max_sequences", s.max_sequences},
@@ -258,6 +264,23 @@ void Server::run() {
 
 void Server::stop() {
   if (state_->http.is_running()) state_->http.stop();
+}
+
+void Server::begin_drain() {
+  state_->requests.begin_drain();
+}
+
+void Server::wait_for_drain() {
+  state_->requests.wait_for_drain();
+}
+
+bool Server::wait_idle(double seconds) {
+  return state_->requests.wait_idle(
+      std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, seconds) * 1000)));
+}
+
+void Server::cancel_all() {
+  state_->requests.cancel_all();
 }
 
 }  // namespace loom::server

@@ -5,6 +5,8 @@
 //   std::thread http([&] { server.run(); });
 //   server.set_backend(model, engine);   // now serving
 //   ...
+//   server.begin_drain();                // e.g. on SIGTERM: /health 503 "draining", new
+//   if (!server.wait_idle(30)) server.cancel_all();  // requests 503; running ones finish
 //   server.stop(); http.join();
 #pragma once
 
@@ -44,6 +46,18 @@ class Server {
   // Accepts connections until stop(). Call after bind().
   void run();
   void stop();
+
+  // Graceful drain: /health answers 503 "draining" and new generation requests 503 with
+  // Retry-After, while the running ones go on. Thread-safe.
+  void begin_drain();
+  // Blocks until begin_drain() was called.
+  void wait_for_drain();
+  // Waits up to `seconds` for the generation requests in flight to end (streams written to
+  // the end); true when none is left.
+  bool wait_idle(double seconds);
+  // Ends every request in flight now: a stream gets an error event and [DONE], a whole
+  // request 503 with Retry-After.
+  void cancel_all();
 
   struct State;
 

@@ -8,6 +8,7 @@
 
 #include "loom/loom.h"
 #include "server/metrics.h"
+#include "server/request_registry.h"
 #include "server/server.h"
 
 namespace loom::server {
@@ -23,6 +24,7 @@ struct Server::State {
   httplib::Server http;
   mutable std::mutex mutex;
   std::shared_ptr<Backend> backend;  // null while loading
+  RequestRegistry requests;          // generation requests in flight (graceful drain)
 
   // The loaded backend, or ApiError 503 while the model is loading.
   std::shared_ptr<Backend> ready() const;

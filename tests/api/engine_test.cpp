@@ -129,5 +129,38 @@ TEST(Engine, BadOptionsAreErrors) {
   EXPECT_NE(error_of([&] { engine.generate(r); }).find("top_p"), std::string::npos);
 }
 
+TEST(Engine, TimeoutEndsEveryChoiceWithLengthAndSaysWhy) {
+  auto model = Model::load(kModel);
+  Engine engine(model, {.threads = 2, .context = 4096, .max_sequences = 2});
+  Request r{.prompt = "Once upon a time", .max_tokens = 4000, .ignore_eos = true, .n = 2};
+  r.timeout = 0.05;
+  int finished_events = 0;
+  const Completion c = engine.generate(r, [&](const TokenEvent& e) {
+    if (e.finished) {
+      ++finished_events;
+      EXPECT_TRUE(e.timed_out);
+      EXPECT_EQ(e.finish_reason, FinishReason::kLength);
+    }
+  });
+  EXPECT_EQ(finished_events, 2);
+  for (const Choice& choice : c.choices) {
+    EXPECT_TRUE(choice.timed_out);
+    EXPECT_EQ(choice.finish_reason, FinishReason::kLength);
+    EXPECT_LT(choice.tokens.size(), 4000u);
+  }
+  // Beam search stops too, its running beams becoming the answers.
+  Request beams{
+      .prompt = "Once upon a time", .max_tokens = 4000, .ignore_eos = true, .num_beams = 2};
+  beams.timeout = 0.05;
+  const Completion b = engine.generate(beams);
+  ASSERT_FALSE(b.choices.empty());
+  EXPECT_TRUE(b.first().timed_out);
+  EXPECT_LT(b.first().tokens.size(), 4000u);
+  // A request that ends in time is not marked.
+  Request quick{.prompt = "Once upon a time", .max_tokens = 4, .ignore_eos = true};
+  quick.timeout = 30;
+  EXPECT_FALSE(engine.generate(quick).first().timed_out);
+}
+
 }  // namespace
 }  // namespace loom

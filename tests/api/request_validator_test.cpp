@@ -45,6 +45,10 @@ TEST(RequestValidator, EveryBadValueNamesItsField) {
   EXPECT_EQ(field_of([](Request& r) { r.min_tokens = 200; }), "min_tokens");
   EXPECT_EQ(field_of([](Request& r) { r.length_penalty = NAN; }), "length_penalty");
   EXPECT_EQ(field_of([](Request& r) { r.draft_max = 5; }), "draft_max");
+  EXPECT_EQ(field_of([](Request& r) { r.timeout = 0; }), "timeout");
+  EXPECT_EQ(field_of([](Request& r) { r.timeout = -1; }), "timeout");
+  EXPECT_EQ(field_of([](Request& r) { r.timeout = INFINITY; }), "timeout");
+  EXPECT_EQ(field_of([](Request& r) { r.timeout = 0.5; }), "");
   EXPECT_EQ(field_of([](Request& r) { r.stop_tokens = {100}; }), "stop_tokens");
   EXPECT_EQ(field_of([](Request& r) { r.sampling.temperature = -1; }), "temperature");
   EXPECT_EQ(field_of([](Request& r) { r.sampling.top_p = 0; }), "top_p");

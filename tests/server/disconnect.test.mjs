@@ -33,7 +33,7 @@ test("20 streams aborted mid-generation free the KV cache", async () => {
   assert.equal(idle.kv_used_tokens, 0);
   const h = await health(server.base);
   assert.equal(h.status, 200);
-  assert.equal(h.body.status, "ok");
+  assert.equal(h.body.status, "ready");
   const after = await server.client.completions.create({ model: "x", prompt: "Hi", max_tokens: 5 });
   assert.equal(after.usage.completion_tokens, 5);
   const metrics = await (await fetch(`${server.base}/metrics`)).text();
