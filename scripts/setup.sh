@@ -11,8 +11,9 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-jsonschema python3-jinja2
 )
-# tmux drives `loom chat` through a real pseudo-terminal in the tests.
-[ "${1:-}" = "--tests" ] && packages+=(chromium tmux)
+# tmux drives `loom chat` through a real pseudo-terminal in the tests; clang and its
+# runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
+[ "${1:-}" = "--tests" ] && packages+=(chromium tmux clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

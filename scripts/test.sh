@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the whole test suite: the Release build (reference outputs, CLI, server,
-# browser), the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and
-# the threaded parts under ThreadSanitizer.
+# browser), the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer, the
+# threaded parts under ThreadSanitizer, and a short run of every fuzzing target.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared="${LOOM_SHARED_DIR:-$root/../shared}"
@@ -33,3 +33,6 @@ cmake --build "$root/build-tsan" --parallel "$jobs" --target runtime_tests api_t
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir "$root/build-tsan" --output-on-failure --parallel "$jobs" --timeout 900 \
   -R '^(Callbacks|Engine|PrefixCache|Models/PrefixCache|Models/Speculative|Speculative|ModelDraft|DraftModel|NgramDraft|PagedEngineCore|SlidingWindowKv|KvCacheTypes|KvBudget|ContinuousBatching|NSamples|BestOf|BeamSearch|Logprobs|StopStrings|Requests)\.|^server_node_(api|concurrency|disconnect)$'
+
+echo "== Fuzzing: each parser's libFuzzer target, a fixed number of inputs (ASan + UBSan)"
+"$root/scripts/fuzz.sh"
