@@ -365,6 +365,9 @@ void respond_stream(Server::State& state, httplib::Response& res, ResponseContex
         if (!tracker->queue.pop_all(items, keep_alive)) return write(": keep-alive\n\n");
         std::string out;
         for (const EngineItem& item : items) {
+          // A cancelled request's last tokens can arrive after its kCancelled item (the
+          // engine sees the cancel a step later); nothing goes after the stream's end.
+          if (stream->finished) break;
           if (item.kind == EngineItem::Kind::kToken) {
             out += stream->writer.token(item.event);
           } else {

@@ -93,14 +93,9 @@ test("--drain-timeout 0.5 cancels what is still running and exits 0 soon", async
   const t0 = Date.now();
   s.child.kill("SIGTERM");
   const streamed = await stream;
-  // Known defect (issue 17 note, stop 13): about 1 run in 10 the stream is cut without its
-  // shutdown event and [DONE]; the cause is not found yet. The stream must end either way.
-  if (streamed.events.at(-1) === "[DONE]") {
-    const error = streamed.chunks.at(-1).error;
-    assert.equal(error?.code, "shutdown", JSON.stringify(streamed.chunks.at(-1)));
-  } else {
-    console.log(`KNOWN DEFECT: stream cut without [DONE]; last: ${streamed.events.at(-1)}`);
-  }
+  assert.equal(streamed.events.at(-1), "[DONE]");
+  const error = streamed.chunks.at(-1).error;
+  assert.equal(error?.code, "shutdown", JSON.stringify(streamed.chunks.at(-1)));
   const res = await whole;
   assert.equal(res.status, 503);
   assert.ok(res.headers.get("retry-after"));
@@ -120,11 +115,8 @@ test("a second SIGTERM ends the drain at once", async () => {
   await waitForHealth(s.base, (b) => b.status === "draining", 5000);
   s.child.kill("SIGTERM");
   const streamed = await stream;
-  if (streamed.events.at(-1) === "[DONE]") {  // see the known defect above
-    assert.equal(streamed.chunks.at(-1).error?.code, "shutdown");
-  } else {
-    console.log(`KNOWN DEFECT: stream cut without [DONE]; last: ${streamed.events.at(-1)}`);
-  }
+  assert.equal(streamed.events.at(-1), "[DONE]");
+  assert.equal(streamed.chunks.at(-1).error?.code, "shutdown");
   const exit = await s.exited;
   assert.equal(exit.code, 0, s.log());
   assert.ok(exit.at - t0 < 3000, `took ${exit.at - t0} ms to exit`);
