@@ -191,6 +191,7 @@ class StreamWriter {
   StreamWriter(ResponseContext ctx, GenerationRequest request)
       : ctx_(std::move(ctx)), request_(std::move(request)) {
     offsets_.assign(static_cast<size_t>(request_.request.n), 0);
+    held_logprobs_.resize(static_cast<size_t>(request_.request.n));
     if (ctx_.chat && request_.reasoning_format != ReasoningFormat::kNone) {
       reasoning_.assign(static_cast<size_t>(request_.request.n),
                         ReasoningSplitter(request_.prompt_opens_reasoning));
@@ -213,22 +214,17 @@ class StreamWriter {
 
   std::string token(const TokenEvent& event) {
     std::string out;
-    json logprobs = nullptr;
-    if (request_.logprobs && event.logprob) {
-      if (ctx_.chat) {
-        logprobs = {{"content", json::array({chat_logprob(*ctx_.vocab, *event.logprob)})}};
-      } else {
-        TextLogprobs text_logprobs;
-        const size_t index = static_cast<size_t>(event.index);
-        int64_t& offset = offsets_.at(index < offsets_.size() ? index : 0);
-        text_logprobs.add(*ctx_.vocab, *event.logprob, offset);
-        offset += static_cast<int64_t>(event.logprob->bytes.size());
-        logprobs = text_logprobs.to_json();
-      }
-    }
+    const size_t index = static_cast<size_t>(event.index);
+    std::vector<TokenLogprob>& held = held_logprobs_.at(index < held_logprobs_.size() ? index : 0);
+    if (request_.logprobs && event.logprob) held.push_back(*event.logprob);
     ReasoningText text = split(event);
     const json calls = take_tool_calls(event, text);
-    if (!text.reasoning.empty() || !text.content.empty() || !logprobs.is_null()) {
+    // A token's logprobs travel with its text: while its text is held back (a possible
+    // stop string, an incomplete UTF-8 sequence) they wait, so no chunk carries text
+    // without the logprobs of the tokens that made it.
+    const bool has_text = !text.reasoning.empty() || !text.content.empty();
+    if (has_text || (event.finished && !held.empty())) {
+      const json logprobs = take_logprobs(index, held);
       json delta = json::object();
       if (!text.reasoning.empty()) delta["reasoning_content"] = text.reasoning;
       if (!text.content.empty() || text.reasoning.empty()) delta["content"] = text.content;
@@ -261,6 +257,27 @@ class StreamWriter {
   static std::string error(const ApiError& e) { return sse(e.body()) + "data: [DONE]\n\n"; }
 
  private:
+  // The held logprobs in the response's form (null when logprobs were not asked for).
+  json take_logprobs(size_t index, std::vector<TokenLogprob>& held) {
+    if (!request_.logprobs) return nullptr;
+    json logprobs;
+    if (ctx_.chat) {
+      json content = json::array();
+      for (const TokenLogprob& lp : held) content.push_back(chat_logprob(*ctx_.vocab, lp));
+      logprobs = {{"content", content}};
+    } else {
+      TextLogprobs text_logprobs;
+      int64_t& offset = offsets_.at(index < offsets_.size() ? index : 0);
+      for (const TokenLogprob& lp : held) {
+        text_logprobs.add(*ctx_.vocab, lp, offset);
+        offset += static_cast<int64_t>(lp.bytes.size());
+      }
+      logprobs = text_logprobs.to_json();
+    }
+    held.clear();
+    return logprobs;
+  }
+
   // The event's text as reasoning and content (all content without the split); the
   // choice's last event also gives what its splitter held back.
   ReasoningText split(const TokenEvent& event) {
@@ -287,7 +304,8 @@ class StreamWriter {
 
   ResponseContext ctx_;
   GenerationRequest request_;
-  std::vector<int64_t> offsets_;              // completions logprobs: text offset per choice
+  std::vector<int64_t> offsets_;  // completions logprobs: text offset per choice
+  std::vector<std::vector<TokenLogprob>> held_logprobs_;  // per choice: of held-back text
   std::vector<ReasoningSplitter> reasoning_;  // chat with reasoning_format: one per choice
   std::vector<ToolCallStream> tool_calls_;    // chat with tools: one per choice
 };

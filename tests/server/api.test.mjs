@@ -144,6 +144,29 @@ test("logprobs: chat and completions forms", async () => {
   assert.equal(lp.tokens.join(""), comp.choices[0].text);
 });
 
+test("streamed logprobs travel with their text, also while a stop string holds it back", async () => {
+  // " a" and the last " " are held back (they could start " and"): their logprobs must
+  // wait with them, so no chunk has text without logprobs.
+  const body = { model: "x", prompt: "Once upon a time", max_tokens: 17, stop: [" and"], logprobs: 1, seed: 13, temperature: 1 };
+  const whole = await server.client.completions.create(body);
+  const stream = await server.client.completions.create({ ...body, stream: true });
+  let text = "";
+  const tokens = [];
+  const offsets = [];
+  for await (const chunk of stream) {
+    const c = chunk.choices[0];
+    text += c.text;
+    if (c.finish_reason) continue;
+    assert.notEqual(c.logprobs, null, `chunk ${JSON.stringify(c.text)} without logprobs`);
+    assert.equal(c.logprobs.tokens.join(""), c.text);
+    tokens.push(...c.logprobs.tokens);
+    offsets.push(...c.logprobs.text_offset);
+  }
+  assert.equal(text, whole.choices[0].text);
+  assert.deepEqual(tokens, whole.choices[0].logprobs.tokens);
+  assert.deepEqual(offsets, whole.choices[0].logprobs.text_offset);
+});
+
 test("n > 1 returns n choices; a seed reproduces them", async () => {
   const body = { model: "x", prompt: "Once", max_tokens: 12, temperature: 1.0, n: 3, seed: 42 };
   const a = await server.client.completions.create(body);
