@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what loom needs to build and test on Debian 12 (non-interactive, idempotent):
 # compilers, CMake, and the libraries named in DESIGN.md. With --tests it also installs
-# what only the test suite drives: Chromium for the web page's browser tests.
+# what only the test suite drives: Chromium for the web page's browser tests, HAProxy (and
+# curl) for the replicas test of deploy/.
 set -euo pipefail
 
 packages=(
@@ -12,8 +13,9 @@ packages=(
   python3 python3-jsonschema python3-jinja2
 )
 # tmux drives `loom chat` through a real pseudo-terminal in the tests; clang and its
-# runtime libraries build the libFuzzer targets (scripts/fuzz.sh).
-[ "${1:-}" = "--tests" ] && packages+=(chromium tmux clang libclang-rt-14-dev)
+# runtime libraries build the libFuzzer targets (scripts/fuzz.sh); haproxy balances the
+# replicas of tests/deploy (deploy/rolling-restart.sh reads its view with curl).
+[ "${1:-}" = "--tests" ] && packages+=(chromium tmux clang libclang-rt-14-dev haproxy curl)
 
 missing=()
 for p in "${packages[@]}"; do
