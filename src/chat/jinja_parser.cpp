@@ -3,6 +3,7 @@
 // "-" in a tag strips all whitespace on that side.
 #include <cctype>
 #include <regex>
+#include <stdexcept>
 
 #include "chat/jinja_ast.h"
 #include "core/error.h"
@@ -116,6 +117,17 @@ std::vector<Token> lex_tag(const std::string& src, int line) {
   }
   out.push_back({Token::Type::kEnd, "", line});
   return out;
+}
+
+// A number as written in the template; one out of range (a 20-digit integer, 1e999) is
+// an error of the template, like any other it cannot parse.
+Value number_literal(const Token& token) {
+  try {
+    if (token.type == Token::Type::kInt) return Value::integer(std::stoll(token.text));
+    return Value::number(std::stod(token.text));
+  } catch (const std::out_of_range&) {
+    fail("chat template line {}: the number {:.40} is out of range", token.line, token.text);
+  }
 }
 
 class ExprParser {
@@ -354,9 +366,8 @@ class ExprParser {
         return literal(Value::string(text));
       }
       case Token::Type::kInt:
-        return literal(Value::integer(std::stoll(token.text)));
       case Token::Type::kFloat:
-        return literal(Value::number(std::stod(token.text)));
+        return literal(number_literal(token));
       case Token::Type::kName: {
         const std::string& n = token.text;
         if (n == "true" || n == "True") return literal(Value::boolean(true));

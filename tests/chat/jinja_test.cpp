@@ -71,6 +71,11 @@ TEST(Jinja, ErrorsNameTheConstruct) {
   EXPECT_NE(error_of("{% if true %}x").find("endif"), std::string::npos);
   EXPECT_NE(error_of("{{ raise_exception('roles must alternate') }}").find("roles must alternate"),
             std::string::npos);
+  // Found by fuzzing: numbers out of range escaped as std::out_of_range.
+  EXPECT_NE(error_of("{{ 123456789012345678901234567890 }}").find("out of range"),
+            std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(400, '9') + ".5 }}").find("out of range"),
+            std::string::npos);
 }
 
 // Where @huggingface/jinja and Jinja2 disagree, loom follows Jinja2 (what transformers
