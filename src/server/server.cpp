@@ -15,9 +15,13 @@
 #include "server/openai_response.h"
 #include "server/server_state.h"
 #include "server/web_routes.h"
+#include "server/worker_pool.h"
 
 namespace loom::server {
 namespace {
+
+// A worker thread idle this long ends (see worker_pool.h).
+constexpr int kWorkerIdleExitSeconds = 5;
 
 using nlohmann::json;
 
@@ -34,6 +38,7 @@ httplib::Server::Handler guarded(
         } catch (const std::exception& e) {
           write_error(state, res, 500, dump(ApiError(500, e.what(), {}, "server_error").body()));
         }
+        state.heap_trimmer.after_request();
       };
 }
 
@@ -177,7 +182,9 @@ Server::Server(ServerOptions options) : state_(std::make_unique<State>()) {
   // One worker per open stream (a streaming response holds its worker to the end), plus
   // spare workers so /health, /metrics and 503 refusals answer while every stream is busy.
   const int threads = s.options.http_threads > 0 ? s.options.http_threads : 96;
-  s.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.http.new_task_queue = [threads] {
+    return new WorkerPool(threads, std::chrono::seconds(kWorkerIdleExitSeconds));
+  };
   s.http.set_payload_max_length(16 << 20);
   s.http.set_read_timeout(60, 0);
   s.http.set_write_timeout(60, 0);

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "loom/loom.h"
+#include "server/heap_trimmer.h"
 #include "server/metrics.h"
 #include "server/request_registry.h"
 #include "server/server.h"
@@ -25,6 +26,7 @@ struct Server::State {
   mutable std::mutex mutex;
   std::shared_ptr<Backend> backend;  // null while loading
   RequestRegistry requests;          // generation requests in flight (graceful drain)
+  HeapTrimmer heap_trimmer;          // keeps the resident set flat under long load
 
   // The loaded backend, or ApiError 503 while the model is loading.
   std::shared_ptr<Backend> ready() const;
