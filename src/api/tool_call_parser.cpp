@@ -37,7 +37,7 @@ size_t partial_suffix(std::string_view text, std::string_view word) {
 std::optional<Json> parse_json(std::string_view text) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {  // parse_error, or out_of_range (1e999)
     return std::nullopt;
   }
 }

@@ -42,7 +42,7 @@ Value convert(const Json& j) {
 Value value_from_json(std::string_view text, std::string_view what) {
   try {
     return convert(Json::parse(text));
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range (1e999)
     fail("chat template: {} is not valid JSON: {}", what, e.what());
   }
 }

@@ -18,7 +18,7 @@ bool has(std::string_view source, std::string_view text) {
 Json arguments_json(const std::string& arguments) {
   try {
     return Json::parse(arguments);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {  // parse_error, or out_of_range (1e999)
     return arguments;
   }
 }
@@ -31,7 +31,7 @@ std::string tool_instruction(const std::string& tools_json) {
   Json tools;
   try {
     tools = Json::parse(tools_json);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range (1e999)
     fail("chat template: the tools are not valid JSON: {}", e.what());
   }
   for (const Json& tool : tools) {

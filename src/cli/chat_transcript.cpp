@@ -21,7 +21,7 @@ std::vector<ChatMessage> transcript_from_json(const std::string& text) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
     throw Error(fmt::format("not JSON: {}", e.what()));
   }
   if (!doc.is_array()) {

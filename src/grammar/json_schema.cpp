@@ -445,7 +445,7 @@ std::string json_schema_to_gbnf(std::string_view schema_json, const JsonSchemaOp
   detail::Json schema;
   try {
     schema = detail::Json::parse(schema_json);
-  } catch (const detail::Json::parse_error& e) {
+  } catch (const detail::Json::exception& e) {  // parse_error, or out_of_range (1e999)
     fail("json schema: not valid JSON: {}", e.what());
   }
   return detail::SchemaConverter(schema, options).convert_root();

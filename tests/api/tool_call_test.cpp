@@ -91,6 +91,11 @@ TEST(ToolCallParser, Hermes) {
          "<tool_call>{\"name\": \"f\", \"arguments\": 3}</tool_call> ok",
          "<tool_call>{\"name\": \"f\", \"arguments\": 3}</tool_call> ok",
          {}});
+  // A number beyond a double (the JSON parser's out_of_range, found by fuzzing) -> content.
+  check({f,
+         "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1e999}}</tool_call>",
+         "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1e999}}</tool_call>",
+         {}});
   // A good call next to a malformed one: the good one is a call, the other content.
   check(
       {f,

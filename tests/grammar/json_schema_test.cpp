@@ -216,6 +216,8 @@ TEST(JsonSchema, UnsupportedKeywordsAreErrorsNamingKeywordAndPath) {
        "at #/properties/list/items/format"},
       {R"~({"nullable": "yes", "type": "string"})~", "at #/nullable: must be a boolean"},
       {R"~({"type": "object",)~", "json schema: not valid JSON"},
+      // Found by fuzzing: a number beyond a double escaped as the parser's out_of_range.
+      {R"~({"type": "integer", "minimum": 1e999})~", "json schema: not valid JSON"},
   };
   for (const ErrorCase& c : cases) {
     const std::string message = error_of(c.schema);
