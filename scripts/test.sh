@@ -32,7 +32,7 @@ cmake --build "$root/build-tsan" --parallel "$jobs" --target runtime_tests api_t
 # steps, and the real server under concurrent and abandoned streams.
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir "$root/build-tsan" --output-on-failure --parallel "$jobs" --timeout 900 \
-  -R '^(Callbacks|Engine|PrefixCache|Models/PrefixCache|Models/Speculative|Speculative|ModelDraft|DraftModel|NgramDraft|PagedEngineCore|SlidingWindowKv|KvCacheTypes|KvBudget|ContinuousBatching|NSamples|BestOf|BeamSearch|Logprobs|StopStrings|Requests)\.|^server_node_(api|concurrency|disconnect)$'
+  -R '^(Callbacks|Engine|Scheduler|PrefixCache|Models/PrefixCache|Models/Speculative|Speculative|ModelDraft|DraftModel|NgramDraft|PagedEngineCore|SlidingWindowKv|KvCacheTypes|KvBudget|ContinuousBatching|NSamples|BestOf|BeamSearch|Logprobs|StopStrings|Requests)\.|^server_node_(api|concurrency|disconnect)$'
 
 echo "== Fuzzing: each parser's libFuzzer target, a fixed number of inputs (ASan + UBSan)"
 "$root/scripts/fuzz.sh"
