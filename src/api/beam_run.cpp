@@ -1,13 +1,11 @@
-// Beam search: num_beams sequences advance in lockstep; after each step the best
-// num_beams continuations over all beams survive, their caches forked from their
-// parents' (the prompt is computed once). A continuation that ends (end-of-generation or
-// stop token) becomes a finished hypothesis scored sum(logprob) / length^length_penalty.
+#include "api/beam_run.h"
+
 #include <algorithm>
 #include <cmath>
-#include <map>
 
-#include "api/engine_impl.h"
+#include "api/stop_matcher.h"
 #include "sampling/logprobs.h"
+#include "tokenizer/incremental_detokenizer.h"
 
 namespace loom {
 namespace {
@@ -24,10 +22,46 @@ struct Candidate {
 
 }  // namespace
 
-void Engine::Impl::beam_output(RequestState& r, int64_t sequence, const float* logits) {
-  const int32_t n_vocab = tokenizer->n_vocab();
+BeamRun::BeamRun(RequestState request, const RunContext& context)
+    : state_(std::move(request)), context_(context) {}
+
+void BeamRun::start(Scheduler& scheduler) {
+  state_.start(scheduler, *this);
+  Beam first;
+  first.sequence = state_.primary;
+  if (state_.grammar) {
+    first.grammar = grammar::make_grammar_processor(state_.grammar, *context_.tokenizer);
+  }
+  beams_.push_back(std::move(first));
+}
+
+void BeamRun::on_output(int64_t sequence, const float* logits, int32_t n_rows) {
+  state_.note_output();
+  beam_output(sequence, logits);
+}
+
+void BeamRun::on_error(std::string message) {
+  state_.error_event(std::move(message));
+  state_.done = true;
+}
+
+void BeamRun::release(Scheduler& scheduler) {
+  for (Beam& b : beams_) {
+    if (b.sequence >= 0) scheduler.remove_sequence(b.sequence);
+  }
+  if (state_.primary >= 0) scheduler.remove_sequence(state_.primary);
+}
+
+void BeamRun::finish() {
+  state_.done = true;
+  state_.finish(build_completion());
+}
+
+void BeamRun::beam_output(int64_t sequence, const float* logits) {
+  const RequestState& r = state_;
+  const int32_t n_vocab = context_.tokenizer->n_vocab();
   const int32_t k = std::min<int32_t>(2 * r.request.num_beams, n_vocab);
-  for (Beam& b : r.beams) {
+  for (Beam& b : beams_) {
     if (b.sequence != sequence) continue;
     // Keep this beam's 2k best continuations now: the logits row lives until the next step.
     if (b.grammar) {
@@ -52,39 +86,40 @@ void Engine::Impl::beam_output(RequestState& r, int64_t sequence, const float* l
     }
     b.has_candidates = true;
   }
-  if (std::all_of(r.beams.begin(), r.beams.end(), [](const Beam& b) { return b.has_candidates; })) {
-    beam_step(r);
+  if (std::all_of(beams_.begin(), beams_.end(), [](const Beam& b) { return b.has_candidates; })) {
+    beam_step();
   }
 }
 
-void Engine::Impl::beam_step(RequestState& r) {
+void BeamRun::beam_step() {
+  RequestState& r = state_;
+  EngineCore& core = r.scheduler->core();
   const int32_t num_beams = r.request.num_beams;
   const float lp = r.request.length_penalty;
-  const size_t length = r.beams.front().tokens.size() + 1;  // after this step
+  const size_t length = beams_.front().tokens.size() + 1;  // after this step
   std::vector<Candidate> all;
-  for (size_t i = 0; i < r.beams.size(); ++i) {
-    for (const auto& [token, logprob] : r.beams[i].candidates) {
-      all.push_back({r.beams[i].sum_logprob + logprob, i, token});
+  for (size_t i = 0; i < beams_.size(); ++i) {
+    for (const auto& [token, logprob] : beams_[i].candidates) {
+      all.push_back({beams_[i].sum_logprob + logprob, i, token});
     }
   }
   std::stable_sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
     return a.sum_logprob > b.sum_logprob;
   });
-  r.generated += static_cast<int64_t>(r.beams.size());
+  r.generated += static_cast<int64_t>(beams_.size());
 
   std::vector<Candidate> next;
   for (size_t rank = 0; rank < all.size() && static_cast<int32_t>(next.size()) < num_beams;
        ++rank) {
     const Candidate& c = all[rank];
-    const bool ends =
-        std::find(r.stop_tokens.begin(), r.stop_tokens.end(), c.token) != r.stop_tokens.end();
+    const bool ends = r.ends_generation(c.token);
     if (ends) {
       // Only ends among the top num_beams are kept, as in the usual implementations.
       if (static_cast<int32_t>(rank) < num_beams &&
           static_cast<int64_t>(length) > r.request.min_tokens) {
-        Hypothesis h{r.beams[c.beam].tokens, c.sum_logprob, beam_score(c.sum_logprob, length, lp),
+        Hypothesis h{beams_[c.beam].tokens, c.sum_logprob, beam_score(c.sum_logprob, length, lp),
                      FinishReason::kStop};
-        r.finished_beams.push_back(std::move(h));
+        finished_.push_back(std::move(h));
       }
       continue;
     }
@@ -93,7 +128,7 @@ void Engine::Impl::beam_step(RequestState& r) {
 
   // Decide whether the search is over.
   std::vector<double> finished_scores;
-  for (const Hypothesis& h : r.finished_beams) finished_scores.push_back(h.score);
+  for (const Hypothesis& h : finished_) finished_scores.push_back(h.score);
   std::sort(finished_scores.rbegin(), finished_scores.rend());
   bool done = next.empty();
   if (static_cast<int32_t>(finished_scores.size()) >= num_beams) {
@@ -109,21 +144,21 @@ void Engine::Impl::beam_step(RequestState& r) {
   const bool full = static_cast<int64_t>(length) >= r.request.max_tokens;
   if (full && !done) {
     for (const Candidate& c : next) {
-      std::vector<int32_t> tokens = r.beams[c.beam].tokens;
+      std::vector<int32_t> tokens = beams_[c.beam].tokens;
       tokens.push_back(c.token);
-      r.finished_beams.push_back({std::move(tokens), c.sum_logprob,
-                                  beam_score(c.sum_logprob, length, lp), FinishReason::kLength});
+      finished_.push_back({std::move(tokens), c.sum_logprob, beam_score(c.sum_logprob, length, lp),
+                           FinishReason::kLength});
     }
     done = true;
   }
   if (done) {
-    finish_request(r);
+    finish();
     return;
   }
 
   // New beams: the first child of a parent keeps its sequence, the others copy it into a
   // sequence freed by a beam that did not survive (or a new fork).
-  std::vector<Beam> old = std::move(r.beams);
+  std::vector<Beam> old = std::move(beams_);
   std::vector<bool> parent_used(old.size(), false);
   std::vector<int64_t> spare;
   for (size_t i = 0; i < old.size(); ++i) {
@@ -150,38 +185,40 @@ void Engine::Impl::beam_step(RequestState& r) {
       spare.pop_back();
       copies.emplace_back(old[c.beam].sequence, b.sequence);
     } else {
-      b.sequence = core->fork_sequence(old[c.beam].sequence);
-      by_sequence[b.sequence] = &r;
+      b.sequence = r.scheduler->fork_sequence(*this, old[c.beam].sequence);
     }
     beams.push_back(std::move(b));
   }
   // Copy before any parent gets its new token.
-  for (const auto& [from, to] : copies) core->copy_sequence(from, to);
+  for (const auto& [from, to] : copies) core.copy_sequence(from, to);
   for (int64_t s : spare) {
-    by_sequence.erase(s);
-    core->remove_sequence(s);
+    r.scheduler->remove_sequence(s);
     if (s == r.primary) r.primary = -1;
   }
-  for (Beam& b : beams) core->append_token(b.sequence, b.tokens.back());
-  r.beams = std::move(beams);
+  for (Beam& b : beams) core.append_token(b.sequence, b.tokens.back());
+  beams_ = std::move(beams);
 }
 
-void Engine::Impl::expire_beams(RequestState& r) {
+void BeamRun::expire(double now) {
+  if (!state_.overdue(now)) return;
+  RequestState& r = state_;
+  r.timed_out = true;
   const float lp = r.request.length_penalty;
-  for (const Beam& b : r.beams) {
-    r.finished_beams.push_back({b.tokens, b.sum_logprob,
-                                beam_score(b.sum_logprob, std::max<size_t>(1, b.tokens.size()), lp),
-                                FinishReason::kLength});
+  for (const Beam& b : beams_) {
+    finished_.push_back({b.tokens, b.sum_logprob,
+                         beam_score(b.sum_logprob, std::max<size_t>(1, b.tokens.size()), lp),
+                         FinishReason::kLength});
   }
-  finish_request(r);
+  finish();
 }
 
-Completion Engine::Impl::beam_completion(RequestState& r) {
-  std::stable_sort(r.finished_beams.begin(), r.finished_beams.end(),
+Completion BeamRun::build_completion() {
+  const RequestState& r = state_;
+  std::stable_sort(finished_.begin(), finished_.end(),
                    [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
   Completion completion;
-  for (int32_t i = 0; i < r.request.n && i < static_cast<int32_t>(r.finished_beams.size()); ++i) {
-    const Hypothesis& h = r.finished_beams[static_cast<size_t>(i)];
+  for (int32_t i = 0; i < r.request.n && i < static_cast<int32_t>(finished_.size()); ++i) {
+    const Hypothesis& h = finished_[static_cast<size_t>(i)];
     Choice choice;
     choice.index = i;
     choice.tokens = h.tokens;
@@ -189,7 +226,7 @@ Completion Engine::Impl::beam_completion(RequestState& r) {
     choice.score = h.score;
     choice.finish_reason = h.finish_reason;
     StopMatcher stop(r.request.stop);
-    IncrementalDetokenizer detokenizer(*tokenizer);
+    IncrementalDetokenizer detokenizer(*context_.tokenizer);
     for (int32_t t : h.tokens) choice.text += stop.push(detokenizer.push(t));
     if (!stop.stopped()) {
       choice.text += stop.push(detokenizer.flush());
@@ -205,7 +242,7 @@ Completion Engine::Impl::beam_completion(RequestState& r) {
       event.finished = true;
       event.finish_reason = choice.finish_reason;
       event.timed_out = choice.timed_out;
-      token_event(r, std::move(event));
+      r.token_event(std::move(event));
     }
     completion.choices.push_back(std::move(choice));
   }

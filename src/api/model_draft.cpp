@@ -1,27 +1,22 @@
-// Speculative decoding with a draft model: after a step's tokens are sampled, the choices
-// that asked for a draft (propose_draft) are run through the draft model together, one
-// batched draft step per proposed position, and each proposal goes to the runtime to be
-// verified in the target's next step (sample_choice).
-#include <algorithm>
+#include "api/model_draft.h"
 
-#include "api/engine_impl.h"
+#include <algorithm>
+#include <map>
+
+#include "api/sampling_run.h"
 
 namespace loom {
 
-void Engine::Impl::forget_draft(int64_t sequence) {
-  if (draft_model) draft_model->remove(sequence);
-}
-
-void Engine::Impl::run_draft_model() {
-  std::vector<std::pair<RequestState*, ChoiceState*>> requests;
-  requests.swap(draft_requests);
-  const int32_t n_vocab = tokenizer->n_vocab();
-  const int32_t n_vocab_draft = draft_model->n_vocab();
-  std::map<int64_t, std::pair<RequestState*, ChoiceState*>> by_key;
+void DraftPass::run(EngineCore& core, int32_t n_vocab) {
+  if (requests_.empty()) return;
+  std::vector<std::pair<const RequestState*, ChoiceState*>> requests;
+  requests.swap(requests_);
+  const int32_t n_vocab_draft = model_->n_vocab();
+  std::map<int64_t, std::pair<const RequestState*, ChoiceState*>> by_key;
   std::vector<int64_t> keys;
   for (auto [r, c] : requests) {
     if (r->done || c->finished || c->sequence < 0) continue;
-    draft_model->sync(c->sequence, core->sequence(c->sequence).tokens);
+    model_->sync(c->sequence, core.sequence(c->sequence).tokens);
     c->draft_tokens.clear();
     c->draft_q.clear();
     by_key[c->sequence] = {r, c};
@@ -29,7 +24,7 @@ void Engine::Impl::run_draft_model() {
   }
   while (!keys.empty()) {
     std::vector<int64_t> next;
-    for (const DraftModel::Row& row : draft_model->step(keys)) {
+    for (const DraftModel::Row& row : model_->step(keys)) {
       auto [r, c] = by_key.at(row.key);
       Sampler& sampler = *c->draft_sampler;
       int32_t token;
@@ -44,10 +39,9 @@ void Engine::Impl::run_draft_model() {
         for (const TokenCandidate& t : q.items) c->draft_q[offset + t.id] = t.prob;
       }
       c->draft_tokens.push_back(token);
-      const bool ends =
-          std::find(r->stop_tokens.begin(), r->stop_tokens.end(), token) != r->stop_tokens.end();
+      const bool ends = r->ends_generation(token);
       if (static_cast<int32_t>(c->draft_tokens.size()) < c->draft_wanted && !ends) {
-        draft_model->append(row.key, token);
+        model_->append(row.key, token);
         next.push_back(row.key);
       }
     }
@@ -56,7 +50,7 @@ void Engine::Impl::run_draft_model() {
   for (auto& [key, rc] : by_key) {
     ChoiceState& c = *rc.second;
     if (c.draft_tokens.empty()) continue;
-    core->add_draft(c.sequence, c.draft_tokens);
+    core.add_draft(c.sequence, c.draft_tokens);
   }
 }
 
