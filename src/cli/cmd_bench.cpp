@@ -107,7 +107,9 @@ std::string prompt_of_length(const Model& model, int64_t n) {
   if (count > n) throw Error(fmt::format("cannot build a prompt of {} tokens", n));
   while (count < n) {
     bool grew = false;
-    for (const char* word : {" the", " a", " of", " x", "."}) {
+    // The words without a space are for SentencePiece's first word, where " the" gives
+    // two pieces (the dummy prefix and the word's own space) and so skips a length.
+    for (const char* word : {" the", " a", " of", " x", ".", "the", "a", "x"}) {
       std::string longer = text + word;
       const int64_t longer_count = static_cast<int64_t>(model.tokenize(longer).size());
       if (longer_count > count && longer_count <= n) {

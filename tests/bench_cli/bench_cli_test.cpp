@@ -73,6 +73,15 @@ TEST(BenchCli, JsonHasOneEntryPerModelThreadAndTest) {
   EXPECT_EQ(j[2]["n_gen"], 8);
 }
 
+// Every prompt length can be built: -p 2 once failed on SentencePiece's stories260K.
+TEST(BenchCli, EveryPromptLengthCanBeBuilt) {
+  const Output o = run("-m " + kModel + " -p 1,2,3,4,5,6,7,8,9 -n 0 -r 1 -o json");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 9u);
+  for (size_t i = 0; i < j.size(); ++i) EXPECT_EQ(j[i]["n_prompt"], static_cast<int>(i) + 1);
+}
+
 // --bandwidth: each tg test carries the read bandwidth measured before it and decode as a
 // fraction of it (weight bytes per token x tokens/s / bandwidth); pp tests carry none.
 TEST(BenchCli, BandwidthFractionComesWithGenerationTests) {
