@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/stories_transformer.h"
 #include "gguf/gguf_file.h"
 #include "model/transformer.h"
 
@@ -15,12 +16,7 @@ namespace loom {
 namespace {
 
 std::shared_ptr<const Transformer> model() {
-  static const std::shared_ptr<const Transformer> m = [] {
-    auto file = std::shared_ptr<const gguf::GgufFile>(
-        gguf::GgufFile::open(std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf"));
-    return std::shared_ptr<const Transformer>(Transformer::load(file));
-  }();
-  return m;
+  return testing_support::stories_transformer();
 }
 
 std::vector<float> row_of(std::span<const DraftModel::Row> rows, int64_t key, int32_t n_vocab) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/stories_transformer.h"
 #include "core/error.h"
 #include "gguf/gguf_file.h"
 #include "model/transformer.h"
@@ -16,12 +17,7 @@ namespace loom {
 namespace {
 
 std::shared_ptr<const Transformer> model() {
-  static const std::shared_ptr<const Transformer> m = [] {
-    auto file = std::shared_ptr<const gguf::GgufFile>(
-        gguf::GgufFile::open(std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf"));
-    return std::shared_ptr<const Transformer>(Transformer::load(file));
-  }();
-  return m;
+  return testing_support::stories_transformer();
 }
 
 std::vector<int32_t> prompt(int n) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/stories_transformer.h"
 #include "gguf/gguf_file.h"
 #include "model/transformer.h"
 
@@ -22,12 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::shared_ptr<const Transformer> model() {
-  static const std::shared_ptr<const Transformer> m = [] {
-    auto file = std::shared_ptr<const gguf::GgufFile>(
-        gguf::GgufFile::open(std::string(LOOM_SHARED_DIR) + "/models/stories260K.gguf"));
-    return std::shared_ptr<const Transformer>(Transformer::load(file));
-  }();
-  return m;
+  return testing_support::stories_transformer();
 }
 
 // What a test sees of its jobs, written on the loop thread by deferred calls.
