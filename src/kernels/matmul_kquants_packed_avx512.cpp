@@ -73,22 +73,32 @@ void q45_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activa
 #pragma GCC unroll 1
     for (int j = 0; j < 8; ++j) {
       const uint8_t* sub = rec + 320 + kSubBytes * j;
-      __m512i dot[T];
+      prefetch_ahead<kSubBytes / 64>(sub);
+      // With few tokens, two chains (even and odd vectors) halve the dpbusd latency
+      // chain; the integer sums are the same.
+      constexpr int kChains = T < 4 ? 2 : 1;
+      __m512i dot[kChains][T];
 #pragma GCC unroll 8
-      for (int t = 0; t < T; ++t) dot[t] = _mm512_setzero_si512();
+      for (int t = 0; t < T; ++t)
+        for (int c = 0; c < kChains; ++c) dot[c][t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
       for (int v = 0; v < 8; ++v) {
         __m512i q = nibble_vector(sub, v);
         if constexpr (kType == DType::Q5_K) q = with_fifth_bit(q, load(sub + 256), v);
         const int8_t* xv = x0 + 32 * j + 4 * v;
 #pragma GCC unroll 8
-        for (int t = 0; t < T; ++t) dot[t] = dpbusd_broadcast(dot[t], q, xv + t * cols);
+        for (int t = 0; t < T; ++t)
+          dot[v % kChains][t] = dpbusd_broadcast(dot[v % kChains][t], q, xv + t * cols);
+      }
+      if constexpr (kChains == 2) {
+#pragma GCC unroll 8
+        for (int t = 0; t < T; ++t) dot[0][t] = _mm512_add_epi32(dot[0][t], dot[1][t]);
       }
       const __m512i sc =
           _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * j)));
 #pragma GCC unroll 8
       for (int t = 0; t < T; ++t)
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(dot[t], sc));
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(dot[0][t], sc));
     }
     const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(rec)));
     const __m512 dmw =
@@ -143,6 +153,7 @@ void q6_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     for (int s = 0; s < 16; ++s) {
       const uint8_t* group = rec + 320 + 384 * (s / 2);
       const int half = s % 2;
+      prefetch_ahead<3>(group + 192 * half);
       const __m512i h = load(group + 256 + 64 * half);
       __m512i dot[T];
 #pragma GCC unroll 8

@@ -33,6 +33,7 @@ void half_panel_tokens(const PackedWeights& p, const uint8_t* panel, int half, c
     const __m256 dw = _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
+    prefetch_ahead<4>(block - half * 32, half);
     __m256i q[8];
     const __m256i low = _mm256_set1_epi8(0x0f);
     for (int g = 0; g < 4; ++g) {

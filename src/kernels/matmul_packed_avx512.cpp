@@ -47,14 +47,38 @@ void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
+    prefetch_ahead<4>(block);
     __m512i sum[T];
+    if constexpr (T < 4) {
+      // Few tokens: one dependent chain of 8 dpbusd per token would hold the loads
+      // back; two chains of 4 (low and high nibbles) add the same integers.
+      __m512i high[T];
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) {
+        sum[t] = _mm512_set1_epi32(offsets[t]);
+        high[t] = _mm512_setzero_si512();
+      }
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        const __m512i lo = nibble_vector(block, j);
+        const __m512i hi = nibble_vector(block, j + 4);
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) {
+          sum[t] = dpbusd_broadcast(sum[t], lo, xb + kQK8_0 * t + 4 * j);
+          high[t] = dpbusd_broadcast(high[t], hi, xb + kQK8_0 * t + 4 * (j + 4));
+        }
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t) sum[t] = _mm512_add_epi32(sum[t], high[t]);
+    } else {
 #pragma GCC unroll 16
-    for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(offsets[t]);
+      for (int t = 0; t < T; ++t) sum[t] = _mm512_set1_epi32(offsets[t]);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const __m512i q = nibble_vector(block, j);
+      for (int j = 0; j < 8; ++j) {
+        const __m512i q = nibble_vector(block, j);
 #pragma GCC unroll 16
-      for (int t = 0; t < T; ++t) sum[t] = dpbusd_broadcast(sum[t], q, xb + kQK8_0 * t + 4 * j);
+        for (int t = 0; t < T; ++t) sum[t] = dpbusd_broadcast(sum[t], q, xb + kQK8_0 * t + 4 * j);
+      }
     }
 #pragma GCC unroll 16
     for (int t = 0; t < T; ++t) {
@@ -87,6 +111,7 @@ void q8_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
+    prefetch_ahead<8>(block);
     const int8_t* x[T];
     const int32_t* bias[T];
     __m512 d[T];

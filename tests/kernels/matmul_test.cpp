@@ -238,7 +238,8 @@ TEST(Matmul, PackedKernelsEqualScalarBitForBit) {
     for (const int64_t rows : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{301}}) {
       const TestMatrix m(type, rows, 320, static_cast<uint32_t>(rows));
       ASSERT_NE(m.w.packed, nullptr);
-      for (const int64_t tokens : {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{9}, int64_t{17}}) {
+      for (const int64_t tokens :
+           {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{8}, int64_t{9}, int64_t{17}}) {
         const std::vector<float> x =
             random_floats(tokens * 320, 40 + static_cast<uint32_t>(tokens));
         std::vector<float> expected;
