@@ -2,8 +2,14 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/error.h"
 #include "gguf/gguf_file.h"
@@ -120,6 +126,40 @@ void load_feed_forward(TensorReader& t, const ModelConfig& c, const ArchSpec& sp
   if (spec.post_norms) w.ffn_post_norm = t.norm(blk(l, "post_ffw_norm"), c.n_embd);
 }
 
+// Repacks every matrix on every core: packing is a copy bound by memory and page faults,
+// and done on one thread it made start-up slower than the reference's. Largest first, so
+// the last matrix taken is a small one.
+void prepare_all_for_matmul(std::vector<Linear*> linears, int64_t& packed_bytes) {
+  std::stable_sort(linears.begin(), linears.end(), [](const Linear* a, const Linear* b) {
+    return a->w.rows * a->w.cols > b->w.rows * b->w.cols;
+  });
+  std::atomic<size_t> next{0};
+  std::atomic<int64_t> total{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+  const auto work = [&] {
+    int64_t bytes = 0;
+    try {
+      for (size_t i = next++; i < linears.size(); i = next++) {
+        linears[i]->w = prepare_for_matmul(std::move(linears[i]->w), bytes);
+      }
+    } catch (...) {
+      const std::lock_guard lock(error_mutex);
+      if (!error) error = std::current_exception();
+      next = linears.size();
+    }
+    total += bytes;
+  };
+  const size_t n_threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
+                                              std::min<size_t>(linears.size(), 64));
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n_threads; ++i) threads.emplace_back(work);
+  work();
+  for (std::thread& thread : threads) thread.join();
+  if (error) std::rethrow_exception(error);
+  packed_bytes += total;
+}
+
 }  // namespace
 
 std::vector<const Linear*> DecoderLayerWeights::linears() const {
@@ -158,11 +198,12 @@ DecoderWeights load_decoder_weights(const gguf::GgufFile& file, const ModelConfi
   t.refuse_unused(spec.name);
 
   // The token embedding is only looked up row by row (get_row), so it stays as stored.
+  std::vector<Linear*> linears;
   for (DecoderLayerWeights& layer : w.layers) {
-    for (Linear* linear : layer.linears())
-      linear->w = prepare_for_matmul(std::move(linear->w), packed_bytes);
+    for (Linear* linear : layer.linears()) linears.push_back(linear);
   }
-  w.output.w = prepare_for_matmul(std::move(w.output.w), packed_bytes);
+  linears.push_back(&w.output);
+  prepare_all_for_matmul(linears, packed_bytes);
   return w;
 }
 
