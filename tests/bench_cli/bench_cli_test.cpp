@@ -104,6 +104,22 @@ TEST(BenchCli, BandwidthFractionComesWithGenerationTests) {
   EXPECT_NE(md.out.find("| weights GB/s | memory GB/s | of memory |"), std::string::npos) << md.out;
 }
 
+// --parallel N: the tg tests decode N sequences at once and name themselves "tgG xN".
+TEST(BenchCli, ParallelDecodesSeveralSequencesAtOnce) {
+  const Output o = run("-m " + kModel + " -p 0 -n 8 -t 2 -r 2 --parallel 4 -o json");
+  ASSERT_EQ(o.status, 0) << o.err;
+  const nlohmann::json j = nlohmann::json::parse(o.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["test"], "tg8 x4");
+  EXPECT_EQ(j[0]["n_gen"], 8);
+  EXPECT_GT(j[0]["avg_ts"].get<double>(), 0);
+  EXPECT_EQ(j[0]["samples_ts"].size(), 2u);
+
+  const Output bad = run("-m " + kModel + " -p 0 -n 8 --parallel 0");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--parallel"), std::string::npos) << bad.err;
+}
+
 TEST(BenchCli, CsvHasAHeaderAndOneRowPerTest) {
   const Output o = run("-m " + kModel + " -p 16 -n 4 -t 1 -r 1 --output csv");
   ASSERT_EQ(o.status, 0) << o.err;
