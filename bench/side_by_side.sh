@@ -37,6 +37,7 @@ for ((round = 1; round <= rounds; round++)); do
   for model in "${models[@]}"; do
     for test in "pp:$prompt" "tg:$gen"; do
       kind=${test%%:*} size=${test##*:}
+      [[ $size -gt 0 ]] || continue
       p=0 n=0
       [[ $kind == pp ]] && p=$size || n=$size
       loom_ts=$("$loom" bench -m "$model" -p "$p" -n "$n" -t "$threads" -r 1 -o csv 2>/dev/null |
