@@ -150,25 +150,25 @@ void finish(TestResult& r) {
   r.sd = r.samples.size() > 1 ? std::sqrt(var / (n - 1)) : 0.0;
 }
 
-double run_prompt(Engine& engine, const std::string& prompt) {
+// A greedy request for `max_tokens` tokens that ignores end-of-sequence.
+Request greedy_request(const std::string& prompt, int64_t max_tokens) {
   Request req;
   req.prompt = prompt;
-  req.max_tokens = 1;
+  req.max_tokens = max_tokens;
   req.ignore_eos = true;
   req.sampling.temperature = 0;
-  const Completion c = engine.generate(req);
-  return c.timings.prefill_tokens_per_s;
+  return req;
+}
+
+double run_prompt(Engine& engine, const std::string& prompt) {
+  return engine.generate(greedy_request(prompt, 1)).timings.prefill_tokens_per_s;
 }
 
 // `prompt` is a one-token prompt (BOS, or a word for vocabularies without one) unless
 // --gen-prompt gave one.
 Timings run_gen(Engine& engine, const std::string& prompt, int64_t n_gen) {
-  Request req;
-  req.prompt = prompt;
-  req.max_tokens = n_gen + 1;  // the first token comes from the prompt step
-  req.ignore_eos = true;
-  req.sampling.temperature = 0;
-  return engine.generate(req).timings;
+  // The first token comes from the prompt step.
+  return engine.generate(greedy_request(prompt, n_gen + 1)).timings;
 }
 
 // n_seq requests of n_gen tokens each, started together so their decode steps batch:
@@ -180,12 +180,8 @@ double run_gen_parallel(Engine& engine, const std::string& prompt, int64_t n_gen
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < n_seq; ++i) {
     threads.emplace_back([&, i] {
-      Request req;
-      req.prompt = prompt;
-      req.max_tokens = n_gen;
-      req.ignore_eos = true;
-      req.sampling.temperature = 0;
-      tokens[static_cast<size_t>(i)] = engine.generate(req).timings.generated_tokens;
+      tokens[static_cast<size_t>(i)] =
+          engine.generate(greedy_request(prompt, n_gen)).timings.generated_tokens;
     });
   }
   for (std::thread& t : threads) t.join();

@@ -30,16 +30,4 @@ inline __m512i nibble_vector(const uint8_t* chunks, int v) {
   return _mm512_and_si512(v < 4 ? packed : _mm512_srli_epi16(packed, 4), low);
 }
 
-// Decode streams each weight panel once, and the hardware prefetcher alone keeps too few
-// lines in flight for two cores to reach the memory's bandwidth: the panel kernels ask for
-// the lines kPrefetchBytes ahead of the ones they read (past a panel's end is the next
-// panel, which the same thread reads next).
-constexpr int kPrefetchBytes = 4096;
-template <int kLines>
-inline void prefetch_ahead(const uint8_t* p) {
-#pragma GCC unroll 16
-  for (int l = 0; l < kLines; ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * l), _MM_HINT_T0);
-}
-
 }  // namespace loom::kernels::detail::avx512

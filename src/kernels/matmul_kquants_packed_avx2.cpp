@@ -69,7 +69,7 @@ void q45_half_panel(const PackedWeights& p, const uint8_t* panel, int half, cons
     for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
     for (int j = 0; j < 8; ++j) {
       const uint8_t* sub = rec + 320 + kSubBytes * j + 32 * half;
-      prefetch_ahead<kSubBytes / 64>(sub, half);
+      if (half == 0) prefetch_panel_ahead<kSubBytes / 64>(sub);
       __m256i q[8];
       load_nibbles(sub, q);
       if constexpr (kType == DType::Q5_K) {
@@ -135,7 +135,7 @@ void q6_half_panel(const PackedWeights& p, const uint8_t* panel, int half, const
     for (int t = 0; t < T; ++t) sumi[t] = _mm256_setzero_si256();
     for (int k = 0; k < 8; ++k) {
       const uint8_t* group = rec + 320 + 384 * k + 32 * half;
-      prefetch_ahead<6>(group, half);
+      if (half == 0) prefetch_panel_ahead<6>(group);
       __m256i q[8];
       load_nibbles(group, q);
       const __m256i h0 = load(group + 256);

@@ -73,7 +73,7 @@ void q45_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activa
 #pragma GCC unroll 1
     for (int j = 0; j < 8; ++j) {
       const uint8_t* sub = rec + 320 + kSubBytes * j;
-      prefetch_ahead<kSubBytes / 64>(sub);
+      prefetch_panel_ahead<kSubBytes / 64>(sub);
       // With few tokens, two chains (even and odd vectors) halve the dpbusd latency
       // chain; the integer sums are the same.
       constexpr int kChains = T < 4 ? 2 : 1;
@@ -153,7 +153,7 @@ void q6_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     for (int s = 0; s < 16; ++s) {
       const uint8_t* group = rec + 320 + 384 * (s / 2);
       const int half = s % 2;
-      prefetch_ahead<3>(group + 192 * half);
+      prefetch_panel_ahead<3>(group + 192 * half);
       const __m512i h = load(group + 256 + 64 * half);
       __m512i dot[T];
 #pragma GCC unroll 8

@@ -33,10 +33,10 @@ void half_panel_tokens(const PackedWeights& p, const uint8_t* panel, int half, c
     const __m256 dw = _mm256_cvtph_ps(
         _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
-    prefetch_ahead<4>(block - half * 32, half);
-    // The next panel's scales, as the AVX-512 kernel fetches them.
-    if (half == 0 && b % 2 == 0) {
-      _mm_prefetch(reinterpret_cast<const char*>(panel + p.panel_bytes + 32 * b), _MM_HINT_T0);
+    // Only the first half panel's pass fetches ahead: the second re-reads cached lines.
+    if (half == 0) {
+      prefetch_panel_ahead<4>(block);
+      prefetch_next_panel_scales(p, panel, b);
     }
     __m256i q[8];
     const __m256i low = _mm256_set1_epi8(0x0f);

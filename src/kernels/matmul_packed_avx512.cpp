@@ -47,13 +47,8 @@ void q4_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
-    prefetch_ahead<4>(block);
-    // The scales are a second stream beside the quants: fetch the next panel's, a line
-    // every other block, so they are in cache when it starts (past the last panel a
-    // prefetch is harmless). Q4_0 matvec: 33-41 -> 37-47 GB/s against a prefetch 512
-    // bytes ahead in this panel's scales.
-    if (b % 2 == 0)
-      _mm_prefetch(reinterpret_cast<const char*>(panel + p.panel_bytes + 32 * b), _MM_HINT_T0);
+    prefetch_panel_ahead<4>(block);
+    prefetch_next_panel_scales(p, panel, b);
     __m512i sum[T];
     if constexpr (T < 4) {
       // Few tokens: one dependent chain of 8 dpbusd per token would hold the loads
@@ -117,7 +112,7 @@ void q8_panel_tokens(const PackedWeights& p, const uint8_t* panel, const Activat
     const __m512 dw = _mm512_cvtph_ps(
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + b * kPanelRows * 2)));
     const uint8_t* block = quants + b * p.block_quant_bytes;
-    prefetch_ahead<8>(block);
+    prefetch_panel_ahead<8>(block);
     const int8_t* x[T];
     const int32_t* bias[T];
     __m512 d[T];

@@ -17,17 +17,6 @@ namespace loom::kernels::detail::avx2 {
 
 constexpr int kHalfRows = kPanelRows / 2;
 
-// As in the AVX-512 kernels (avx512_int8.h): decode streams each panel once, and the
-// hardware prefetcher alone keeps too few lines in flight, so the first half panel's pass
-// asks for the lines kPrefetchBytes ahead (the second half re-reads lines now cached).
-constexpr int kPrefetchBytes = 4096;
-template <int kLines>
-inline void prefetch_ahead(const uint8_t* p, int half) {
-  if (half != 0) return;
-  for (int l = 0; l < kLines; ++l)
-    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * l), _MM_HINT_T0);
-}
-
 // 4 activation quants as one int32, in every lane.
 inline __m256i broadcast4(const int8_t* p) {
   int32_t v;

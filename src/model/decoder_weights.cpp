@@ -8,10 +8,10 @@
 #include <mutex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "gguf/gguf_file.h"
 #include "model/tensor_lookup.h"
 
@@ -137,9 +137,10 @@ void prepare_all_for_matmul(std::vector<Linear*> linears, int64_t& packed_bytes)
   std::atomic<int64_t> total{0};
   std::mutex error_mutex;
   std::exception_ptr error;
-  const auto work = [&] {
+  ThreadPool pool;  // one thread per core
+  pool.run([&](int, int) {
     int64_t bytes = 0;
-    try {
+    try {  // the pool's workers must not throw: keep the first error for the caller
       for (size_t i = next++; i < linears.size(); i = next++) {
         linears[i]->w = prepare_for_matmul(std::move(linears[i]->w), bytes);
       }
@@ -149,13 +150,7 @@ void prepare_all_for_matmul(std::vector<Linear*> linears, int64_t& packed_bytes)
       next = linears.size();
     }
     total += bytes;
-  };
-  const size_t n_threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
-                                              std::min<size_t>(linears.size(), 64));
-  std::vector<std::thread> threads;
-  for (size_t i = 1; i < n_threads; ++i) threads.emplace_back(work);
-  work();
-  for (std::thread& thread : threads) thread.join();
+  });
   if (error) std::rethrow_exception(error);
   packed_bytes += total;
 }
