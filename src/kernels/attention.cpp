@@ -15,13 +15,13 @@ namespace loom::kernels {
 
 #if LOOM_KERNELS_HAVE_AVX2
 namespace avx2 {
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
-                 const AttentionParams& params, float* out);
+void attend_heads(const float* q, int64_t q_stride, int64_t n_heads, const KvView& kv, int64_t n_kv,
+                  int64_t head_dim, const AttentionParams* params, float* out, int64_t out_stride);
 }  // namespace avx2
 namespace avx512 {
 // Head sizes (and, for a Q8_0 cache, offsets) that are multiples of 16.
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
-                 const AttentionParams& params, float* out);
+void attend_heads(const float* q, int64_t q_stride, int64_t n_heads, const KvView& kv, int64_t n_kv,
+                  int64_t head_dim, const AttentionParams* params, float* out, int64_t out_stride);
 }  // namespace avx512
 #endif
 
@@ -75,6 +75,7 @@ float dot_ggml_order(const float* x, const float* y, int64_t n) {
 
 void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head_dim,
                  const AttentionParams& params, float* out) {
+  using detail::kKeyTile;
   float q[kMaxHeadDim], key[kMaxHeadDim], acc[kMaxHeadDim];
   for (int64_t d = 0; d < head_dim; ++d) {
     q[d] = round_to(kv.type, q_in[d]);
@@ -84,29 +85,29 @@ void attend_head(const float* q_in, const KvView& kv, int64_t n_kv, int64_t head
   float max_score = -INFINITY;
   float sum = 0.0f;
   const detail::ScoreAdjust adjust(params, n_kv);
-  for (int64_t j = adjust.first; j < n_kv; ++j) {
-    const int64_t block_offset = kv.blocks[j / kv.block_size] * kv.block_stride;
-    const int64_t r = j % kv.block_size;
-    {
-      const uint8_t* key_row = kv.keys + block_offset + r * row_bytes;
-      const uint8_t* value_row = kv.values + block_offset + r * row_bytes;
+  float score[kKeyTile], x[kKeyTile];
+  for (int64_t j0 = adjust.first; j0 < n_kv; j0 += kKeyTile) {
+    const int64_t n_tile = std::min(kKeyTile, n_kv - j0);
+    for (int64_t i = 0; i < n_tile; ++i) {
+      const uint8_t* key_row = kv.keys + detail::row_offset(kv, j0 + i, row_bytes);
       for (int64_t d = 0; d < head_dim; ++d) key[d] = load(key_row, kv.type, kv.offset + d);
-      const float score = adjust(dot_ggml_order(q, key, head_dim), j);
+      score[i] = adjust(dot_ggml_order(q, key, head_dim), j0 + i);
+    }
+    const uint32_t raises = detail::softmax_steps(score, n_tile, max_score, x);
+    for (int64_t i = 0; i < n_tile; ++i) {
+      const uint8_t* value_row = kv.values + detail::row_offset(kv, j0 + i, row_bytes);
       // Online softmax: rescale what was accumulated when a new maximum appears.
-      float old_scale = 1.0f;
-      float weight = 1.0f;
-      if (score > max_score) {
-        old_scale = std::exp(max_score - score);
-        max_score = score;
-        for (int64_t d = 0; d < head_dim; ++d) acc[d] = round_to(kv.type, acc[d] * old_scale);
-      } else {
-        weight = std::exp(score - max_score);
+      const float e = detail::softmax_weight(x[i]);
+      const bool raise = (raises >> i) & 1;
+      const float weight = raise ? 1.0f : e;
+      if (raise) {
+        for (int64_t d = 0; d < head_dim; ++d) acc[d] = round_to(kv.type, acc[d] * e);
       }
       for (int64_t d = 0; d < head_dim; ++d) {
         acc[d] =
             round_to(kv.type, std::fma(load(value_row, kv.type, kv.offset + d), weight, acc[d]));
       }
-      sum = std::fma(sum, old_scale, weight);
+      sum = detail::softmax_sum_step(sum, raise, e);
     }
   }
   const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;
@@ -125,20 +126,36 @@ float alibi_slope(int64_t head, int64_t n_head, float max_bias) {
                             : std::pow(m1, static_cast<float>(2 * (head - n_head_log2) + 1));
 }
 
+void attend_heads(const float* q, int64_t q_stride, int64_t n_heads, const KvView& kv, int64_t n_kv,
+                  int64_t head_dim, const AttentionParams* params, float* out, int64_t out_stride) {
+  if (head_dim > kMaxHeadDim) fail("head size {} exceeds the supported {}", head_dim, kMaxHeadDim);
+  for (int64_t g = 1; g < n_heads; ++g) {
+    if (params[g].first != params[0].first) fail("heads attended together see different windows");
+  }
+  for (int64_t g0 = 0; g0 < n_heads; g0 += detail::kMaxGroup) {
+    const int64_t n = std::min(detail::kMaxGroup, n_heads - g0);
+    const float* qg = q + g0 * q_stride;
+    float* outg = out + g0 * out_stride;
+#if LOOM_KERNELS_HAVE_AVX2
+    if (active_isa() >= Isa::kAvx512 && head_dim % 16 == 0 && kv.offset % 16 == 0) {
+      avx512::attend_heads(qg, q_stride, n, kv, n_kv, head_dim, params + g0, outg, out_stride);
+      continue;
+    }
+    if (active_isa() >= Isa::kAvx2 && head_dim % 8 == 0) {
+      avx2::attend_heads(qg, q_stride, n, kv, n_kv, head_dim, params + g0, outg, out_stride);
+      continue;
+    }
+#endif
+    for (int64_t g = 0; g < n; ++g) {
+      ref::attend_head(qg + g * q_stride, kv, n_kv, head_dim, params[g0 + g],
+                       outg + g * out_stride);
+    }
+  }
+}
+
 void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
                  const AttentionParams& params, float* out) {
-  if (head_dim > kMaxHeadDim) fail("head size {} exceeds the supported {}", head_dim, kMaxHeadDim);
-#if LOOM_KERNELS_HAVE_AVX2
-  if (active_isa() >= Isa::kAvx512 && head_dim % 16 == 0 && kv.offset % 16 == 0) {
-    avx512::attend_head(q, kv, n_kv, head_dim, params, out);
-    return;
-  }
-  if (active_isa() >= Isa::kAvx2 && head_dim % 8 == 0) {
-    avx2::attend_head(q, kv, n_kv, head_dim, params, out);
-    return;
-  }
-#endif
-  ref::attend_head(q, kv, n_kv, head_dim, params, out);
+  attend_heads(q, head_dim, 1, kv, n_kv, head_dim, &params, out, head_dim);
 }
 
 }  // namespace loom::kernels

@@ -6,7 +6,8 @@
 // The arithmetic follows the reference engine's CPU flash attention step for step, so
 // that loom's logits agree with it to ~1e-3: the query is rounded to the cache type, each
 // score is a dot product summed in ggml's order (16-lane partial sums over blocks of 64,
-// then the rest in double), the softmax is computed online, and with an F16 cache the
+// then the rest in double), the softmax is computed online (its exponentials by a vector
+// exp, ref::expf_ggml, a tile of 16 keys at a time), and with an F16 cache the
 // weighted sum of values is accumulated in F16. A Q8_0 cache is read as F32 (each element
 // its block's scale times its int8) and follows the F32 arithmetic.
 #pragma once
@@ -59,6 +60,14 @@ inline void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t 
                         float scale, float* out) {
   attend_head(q, kv, n_kv, head_dim, AttentionParams{.scale = scale}, out);
 }
+
+// attend_head for n_heads query heads that read the same cache slice (a GQA group): head
+// g's query at q + g * q_stride, its output at out + g * out_stride, its parameters
+// params[g] (ALiBi slopes may differ; `first` must not). Each head's result is
+// attend_head's bit for bit; together the heads share every key and value row read and
+// hide each other's latencies.
+void attend_heads(const float* q, int64_t q_stride, int64_t n_heads, const KvView& kv, int64_t n_kv,
+                  int64_t head_dim, const AttentionParams* params, float* out, int64_t out_stride);
 
 namespace ref {
 void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,

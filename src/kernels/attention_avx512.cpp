@@ -10,6 +10,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_simd.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/vector_exp.h"
 
 namespace loom::kernels::avx512 {
 namespace {
@@ -84,6 +85,13 @@ struct Ops {
   static Vec loadu(const float* p) { return _mm512_loadu_ps(p); }
   static void storeu(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  // detail::softmax_weight lane for lane: e^x of x clamped to the floor, then masked.
+  static Vec softmax_weight(Vec x) {
+    const Vec floor = _mm512_set1_ps(detail::exp_double::kFloor);
+    const auto keep = _mm512_cmp_ps_mask(x, floor, _CMP_GE_OQ);
+    const Vec e = detail::simd::exp_via_double(_mm512_max_ps(x, floor));
+    return _mm512_maskz_mov_ps(keep, e);
+  }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
   template <DType kType>
   static Vec round(Vec v) {
@@ -101,9 +109,9 @@ struct Ops {
 
 }  // namespace
 
-void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t head_dim,
-                 const AttentionParams& params, float* out) {
-  detail::attend_head_with<Ops>(q, kv, n_kv, head_dim, params, out);
+void attend_heads(const float* q, int64_t q_stride, int64_t n_heads, const KvView& kv, int64_t n_kv,
+                  int64_t head_dim, const AttentionParams* params, float* out, int64_t out_stride) {
+  detail::attend_group_with<Ops>(q, q_stride, n_heads, kv, n_kv, head_dim, params, out, out_stride);
 }
 
 }  // namespace loom::kernels::avx512

@@ -1,11 +1,14 @@
-// Private to the attention kernels: what AttentionParams does to one raw score q.k_j,
-// written once so that the scalar and SIMD paths apply it identically.
+// Private to the attention kernels: what AttentionParams does to one raw score q.k_j, and
+// the softmax's running maximum and sum over tiles of keys, written once so that the
+// scalar and SIMD paths do both identically.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/exp_double.h"
 #include "kernels/ops.h"
 
 namespace loom::kernels::detail {
@@ -34,5 +37,50 @@ class ScoreAdjust {
   float scale_, softcap_, slope_;
   int64_t query_pos_;
 };
+
+// Query heads attended together at most (one GQA group, or a slice of it): their queries
+// and accumulators live on the stack.
+inline constexpr int64_t kMaxGroup = 8;
+
+// Keys are taken in tiles of this many: their scores, then one vector exp for the tile.
+inline constexpr int64_t kKeyTile = 16;
+
+// A softmax factor e^x for x <= 0 (libm's expf, see exp_double.h), 0 where it would
+// round to 0 (and for -inf or NaN).
+inline float softmax_weight(float x) {
+  return x >= exp_double::kFloor ? exp_via_double(x) : 0.0f;
+}
+
+// Byte offset of position j's row from kv.keys (and kv.values) in the paged cache.
+inline int64_t row_offset(const KvView& kv, int64_t j, int64_t row_bytes) {
+  return kv.blocks[j / kv.block_size] * kv.block_stride + (j % kv.block_size) * row_bytes;
+}
+
+// The reference engine's online softmax, one key at a time: a key whose score exceeds the
+// running maximum becomes the maximum, what was accumulated is scaled by
+// e^(old max - score) and the key's weight is 1; any other key weighs e^(score - max).
+// For a tile of n scores this finds, in that order, the exponent each key needs (x[i],
+// -inf past n so that the tile's exp is one vector operation) and returns the mask of
+// keys that raise the maximum; `max` is updated.
+inline uint32_t softmax_steps(const float* score, int64_t n, float& max, float* x) {
+  uint32_t raises = 0;
+  for (int64_t i = 0; i < kKeyTile; ++i) {
+    if (i >= n) {
+      x[i] = -INFINITY;
+    } else if (score[i] > max) {
+      x[i] = max - score[i];
+      max = score[i];
+      raises |= 1u << i;
+    } else {
+      x[i] = score[i] - max;
+    }
+  }
+  return raises;
+}
+
+// The running sum of weights after key i of a tile, given e = softmax_weight(x[i]).
+inline float softmax_sum_step(float sum, bool raises, float e) {
+  return raises ? std::fma(sum, e, 1.0f) : std::fma(sum, 1.0f, e);
+}
 
 }  // namespace loom::kernels::detail

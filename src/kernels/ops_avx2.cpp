@@ -12,9 +12,12 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_kernels.h"
+#include "kernels/vector_exp.h"
 
 namespace loom::kernels::detail::avx2 {
 namespace {
+
+using simd::expf_ggml;
 
 // e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-7 polynomial (Cephes expf
 // coefficients), times 2^n built in the exponent bits. Results below the normal range
@@ -74,39 +77,6 @@ inline double hsum(__m256d lo, __m256d hi) {
   __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
   h = _mm_add_sd(h, _mm_unpackhi_pd(h, h));
   return _mm_cvtsd_f64(h);
-}
-
-// e^x as ggml's vectorised ggml_v_expf computes it in its AVX-512 build (the reference
-// engine's SwiGLU uses it): x = n ln2 + b, a degree-5 polynomial in b with the constant 1
-// folded in, scaled by 2^n. Lane for lane the same operations as ref::expf_ggml.
-inline __m256 expf_ggml(__m256 x) {
-  const __m256 r = _mm256_set1_ps(0x1.8p23f);
-  const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
-  const __m256 n = _mm256_sub_ps(z, r);
-  const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
-                                    _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
-  const __m256 u = _mm256_mul_ps(b, b);
-  const __m256 j = _mm256_fmadd_ps(
-      _mm256_fmadd_ps(
-          _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
-          _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
-  const __m256i exponent =
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  __m256 result = _mm256_mul_ps(j, _mm256_castsi256_ps(exponent));
-  const __m256 abs_n = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
-  const int far = _mm256_movemask_ps(_mm256_cmp_ps(abs_n, _mm256_set1_ps(126.0f), _CMP_GT_OQ));
-  if (far != 0) {  // 2^n is not a normal float: scale lane by lane, as the reference does
-    alignas(32) float jl[8], nl[8], out[8];
-    _mm256_store_ps(jl, j);
-    _mm256_store_ps(nl, n);
-    _mm256_store_ps(out, result);
-    for (int l = 0; l < 8; ++l) {
-      if (far & (1 << l)) out[l] = std::ldexp(jl[l], static_cast<int>(nl[l]));
-    }
-    result = _mm256_load_ps(out);
-  }
-  return result;
 }
 
 inline __m256 silu_times(__m256 g, __m256 u) {

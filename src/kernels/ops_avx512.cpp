@@ -10,9 +10,12 @@
 
 #include "kernels/ops.h"
 #include "kernels/ops_kernels.h"
+#include "kernels/vector_exp.h"
 
 namespace loom::kernels::detail::avx512 {
 namespace {
+
+using simd::expf_ggml;
 
 // The lanes of the first `count` (<= 16) elements.
 inline __mmask16 first(int64_t count) {
@@ -52,25 +55,6 @@ inline double fold_lanes16(const __m512d acc[2]) {
 inline void add_squares16(const float* p, int64_t count, float center, __m512d acc[2]) {
   const __m512 d = _mm512_sub_ps(load(p, count, center), _mm512_set1_ps(center));
   add_to_lanes16(_mm512_mul_ps(d, d), acc);
-}
-
-// e^x as ref::expf_ggml, for |x| <= 87 (2^n is then a normal float, so scaling by it in
-// the exponent bits is exact, as ldexp is).
-inline __m512 expf_ggml(__m512 x) {
-  const __m512 r = _mm512_set1_ps(0x1.8p23f);
-  const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
-  const __m512 n = _mm512_sub_ps(z, r);
-  const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
-                                    _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
-  const __m512 u = _mm512_mul_ps(b, b);
-  const __m512 j = _mm512_fmadd_ps(
-      _mm512_fmadd_ps(
-          _mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
-          _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
-      u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
-  const __m512i exponent =
-      _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(j, _mm512_castsi512_ps(exponent));
 }
 
 // ref::tanh_f32 lane for lane: both branches computed, the one the scalar takes selected.

@@ -1,5 +1,6 @@
 #include "model/decoder.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -240,26 +241,38 @@ void DecoderTransformer::attention_block(const Batch& batch, int64_t layer, KvCa
     kv.store(layer, batch.kv_slots[t], batch.positions[t], s.k.data() + t * c.kv_dim(),
              s.v.data() + t * c.kv_dim());
   }
-  // Every (token, head) pair attends over its own sequence's positions [first, pos].
+  // Every (token, head) pair attends over its own sequence's positions [first, pos]. The
+  // query heads of a GQA group read the same cache slice, so they go together (split in
+  // slices when there are too few items to keep every thread busy); each head's result is
+  // the same whichever slice it is in.
   const int64_t group = c.n_head / c.n_head_kv;
-  const int64_t n_items = n * c.n_head;
+  const int64_t min_items = 4 * static_cast<int64_t>(pool.size());
+  const int64_t slice = std::clamp<int64_t>(n * c.n_head_kv * group / min_items, 1, group);
+  const int64_t slices_per_group = (group + slice - 1) / slice;
+  const int64_t n_items = n * c.n_head_kv * slices_per_group;
   // A causal prefill's later tokens attend over more positions, so items go to whichever
-  // thread asks next rather than in equal ranges. Each item's result is the same anywhere.
+  // thread asks next rather than in equal ranges.
   std::atomic<int64_t> next_item{0};
   pool.run([&](int, int) {
+    std::vector<kernels::AttentionParams> params(static_cast<size_t>(slice));
     for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < n_items;
          item = next_item.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t t = item / c.n_head;
-      const int64_t h = item % c.n_head;
+      const int64_t t = item / (c.n_head_kv * slices_per_group);
+      const int64_t kv_head = item / slices_per_group % c.n_head_kv;
+      const int64_t h0 = kv_head * group + item % slices_per_group * slice;
+      const int64_t n_heads = std::min(slice, (kv_head + 1) * group - h0);
       const int64_t pos = batch.positions[t];
-      kernels::AttentionParams params;
-      params.scale = spec_.scale_query_first ? 1.0f : attention_scale;
-      params.softcap = spec_.attn_softcap;
-      params.alibi_slope = alibi_slopes_.empty() ? 0.0f : alibi_slopes_[static_cast<size_t>(h)];
-      params.first = ls.window > 0 ? std::max<int64_t>(0, pos + 1 - ls.window) : 0;
-      const kernels::KvView view = kv.view(layer, batch.kv_slots[t], (h / group) * c.head_dim);
-      kernels::attend_head(s.q.data() + t * c.q_dim() + h * c.head_dim, view, pos + 1, c.head_dim,
-                           params, s.att.data() + t * c.q_dim() + h * c.head_dim);
+      for (int64_t g = 0; g < n_heads; ++g) {
+        kernels::AttentionParams& p = params[static_cast<size_t>(g)];
+        p.scale = spec_.scale_query_first ? 1.0f : attention_scale;
+        p.softcap = spec_.attn_softcap;
+        p.alibi_slope = alibi_slopes_.empty() ? 0.0f : alibi_slopes_[static_cast<size_t>(h0 + g)];
+        p.first = ls.window > 0 ? std::max<int64_t>(0, pos + 1 - ls.window) : 0;
+      }
+      const kernels::KvView view = kv.view(layer, batch.kv_slots[t], kv_head * c.head_dim);
+      const int64_t at = t * c.q_dim() + h0 * c.head_dim;
+      kernels::attend_heads(s.q.data() + at, c.head_dim, n_heads, view, pos + 1, c.head_dim,
+                            params.data(), s.att.data() + at, c.head_dim);
     }
   });
   linear(w.wo, s.att.data(), n, s.proj.data(), pool, s.matmul);

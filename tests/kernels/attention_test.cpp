@@ -12,7 +12,9 @@
 #include <random>
 #include <vector>
 
+#include "core/error.h"
 #include "core/fp16.h"
+#include "kernels/exp_double.h"
 #include "kernels/isa.h"
 #include "kernels/quantize.h"
 #include "test_util.h"
@@ -335,6 +337,63 @@ TEST(Alibi, SteepSlopeSelectsTheNewestKey) {
       EXPECT_EQ(out[e], d.value_f[(c.n_kv - 1) * c.head_dim + e]) << isa_name(isa) << " " << e;
     }
   }
+}
+
+// A GQA group attended together: each head gives what attend_head gives alone, bit for
+// bit, whatever the group's size (more than one pass of kMaxGroup heads included), the
+// heads' ALiBi slopes, the cache type and the instruction set.
+TEST(AttentionGroup, EachHeadEqualsAttendingItAlone) {
+  for (const Case& c : {Case{64, 70, 2, DType::F16}, Case{80, 33, 1, DType::F32},
+                        Case{128, 40, 2, DType::Q8_0}, Case{8, 19, 1, DType::F16}}) {
+    const Data d = make(c, c.n_head_kv - 1, 61);
+    for (int64_t n_heads : {1, 3, 8, 11}) {
+      SCOPED_TRACE(::testing::Message() << c.head_dim << " " << n_heads);
+      const std::vector<float> q = testing::random_floats(n_heads * c.head_dim, 71);
+      std::vector<AttentionParams> params(n_heads);
+      for (int64_t g = 0; g < n_heads; ++g) {
+        params[g] = {.scale = 0.2f, .alibi_slope = 0.01f * static_cast<float>(g), .first = 2};
+      }
+      for (Isa isa : testing::supported_isas()) {
+        SCOPED_TRACE(isa_name(isa));
+        testing::ScopedIsa scoped(isa);
+        std::vector<float> together(n_heads * c.head_dim), alone(c.head_dim);
+        attend_heads(q.data(), c.head_dim, n_heads, d.view, c.n_kv, c.head_dim, params.data(),
+                     together.data(), c.head_dim);
+        for (int64_t g = 0; g < n_heads; ++g) {
+          ref::attend_head(q.data() + g * c.head_dim, d.view, c.n_kv, c.head_dim, params[g],
+                           alone.data());
+          EXPECT_TRUE(std::equal(alone.begin(), alone.end(), together.begin() + g * c.head_dim))
+              << "head " << g;
+        }
+      }
+    }
+  }
+}
+
+TEST(AttentionGroup, HeadsWithDifferentWindowsAreRefused) {
+  const Case c{16, 10, 1, DType::F32};
+  const Data d = make(c, 0, 3);
+  const std::vector<float> q = testing::random_floats(2 * c.head_dim, 5);
+  const AttentionParams params[2] = {{.scale = 1.0f, .first = 0}, {.scale = 1.0f, .first = 4}};
+  std::vector<float> out(2 * c.head_dim);
+  EXPECT_THROW(attend_heads(q.data(), c.head_dim, 2, d.view, c.n_kv, c.head_dim, params, out.data(),
+                            c.head_dim),
+               Error);
+}
+
+// The softmax's exponential is e^x correctly rounded (against long double's expl) at
+// every float step of 2^-10 over the range scores take, and so within an ulp of libm's
+// expf, which the reference engine uses (glibc's expf misrounds some results below
+// e^-87, 57 of these points).
+TEST(AttentionExp, IsCorrectlyRoundedSoWithinAnUlpOfLibm) {
+  for (float x = detail::exp_double::kFloor; x <= 0.0f; x += 0x1p-10f) {
+    const float e = detail::exp_via_double(x);
+    ASSERT_EQ(e, static_cast<float>(std::exp(static_cast<long double>(x)))) << x;
+    const float libm = std::exp(x);
+    ASSERT_LE(std::fabs(e - libm), std::fabs(std::nextafter(libm, 0.0f) - libm)) << x;
+  }
+  EXPECT_EQ(detail::exp_via_double(0.0f), 1.0f);
+  EXPECT_EQ(detail::exp_via_double(detail::exp_double::kFloor), 0.0f);
 }
 
 TEST(AttentionOrder, DotFollowsGgmlsSummationOrder) {
