@@ -45,7 +45,7 @@ struct Tile {
   const float* x;       // first token's values, cols floats per token
   float* y;             // output of (first token, first row)
   int64_t y_stride;     // floats per token in y
-  const uint8_t* next;  // the next tile's rows, prefetched while this one computes
+  const uint8_t* next;  // decode: the next tile's rows, prefetched meanwhile; else null
 };
 
 template <DType kType, int R, int T>
@@ -57,9 +57,11 @@ void float_tile(const Tile& a) {
   const int64_t n = a.cols;
   for (int64_t k = 0; k < n; k += 16) {
     // The next tile's R contiguous rows, spread evenly over this tile's loop.
-    const uint8_t* p = a.next + (k / 16) * R * kStepBytes;
-    for (int offset = 0; offset < R * kStepBytes; offset += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+    if (a.next != nullptr) {
+      const uint8_t* p = a.next + (k / 16) * R * kStepBytes;
+      for (int offset = 0; offset < R * kStepBytes; offset += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+      }
     }
     __m512 w[R];
     for (int r = 0; r < R; ++r) w[r] = load16<kType>(a.w + r * a.w_stride, k);
@@ -137,7 +139,10 @@ void matmul_rows(const WeightMatrix& w, int64_t row_begin, int64_t row_end, cons
         const int64_t nr = std::min<int64_t>(shape.rows, c1 - r0);
         tile.w = static_cast<const uint8_t*>(w.data) + r0 * stride;
         tile.y = y + t0 * w.rows + r0;
-        tile.next = tile.w + nr * stride;
+        // Decode streams rows from memory, and prefetching the next tile's pays (+35% on
+        // a 2048 x 5632 F16 matvec); in prefill the chunk's rows come from L2, and
+        // prefetching them into L1 evicts the activations (-10% on pp64 matmuls).
+        tile.next = a.n_tokens == 1 ? tile.w + nr * stride : nullptr;
         table[nr - 1][nt - 1](tile);
       }
     }
