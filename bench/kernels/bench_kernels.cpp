@@ -4,6 +4,9 @@
 //     so every byte comes from DRAM as in a real decode step.
 //   matmul (64 tokens, prefill): GOPS = 2 * rows * cols * tokens / time.
 //   read bandwidth: a plain summing loop over 512 MB, the ceiling for matvec.
+//   attention: one GQA group of TinyLlama (8 query heads of 64 over one KV head, F16
+//     cache) attending over n_kv positions, on each instruction set; keys/s = heads * n_kv
+//     / time.
 //   layernorm, gelu: one row on each instruction set the CPU has (scalar, avx2, avx512),
 //     GB/s of row bytes read.
 // Threads 1 and 2; LOOM_KERNELS_ISA=scalar runs the scalar path.
@@ -19,6 +22,7 @@
 
 #include "core/aligned_buffer.h"
 #include "core/thread_pool.h"
+#include "kernels/attention.h"
 #include "kernels/isa.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -196,6 +200,35 @@ void run_gelu(benchmark::State& state, loom::kernels::Isa isa, int64_t n) {
   state.SetBytesProcessed(state.iterations() * n * static_cast<int64_t>(sizeof(float)));
 }
 
+void run_attention(benchmark::State& state, loom::kernels::Isa isa, int64_t n_kv) {
+  IsaForBenchmark scoped(isa);
+  constexpr int64_t kHeads = 8, kHeadDim = 64, kKvHeads = 4;
+  const int64_t row = kKvHeads * kHeadDim;
+  const std::vector<float> q = activations(kHeads * kHeadDim);
+  const std::vector<float> rows = activations(n_kv * row);
+  std::vector<uint8_t> keys(n_kv * row * 2), values(n_kv * row * 2);
+  loom::kernels::quantize_row(DType::F16, rows.data(), keys.data(), n_kv * row);
+  loom::kernels::quantize_row(DType::F16, rows.data(), values.data(), n_kv * row);
+  const int32_t block = 0;
+  loom::kernels::KvView view{.keys = keys.data(),
+                             .values = values.data(),
+                             .blocks = &block,
+                             .block_size = n_kv,
+                             .block_stride = 0,
+                             .type = DType::F16,
+                             .row_stride = row,
+                             .offset = kHeadDim};
+  const std::vector<loom::kernels::AttentionParams> params(kHeads, {.scale = 0.125f});
+  std::vector<float> out(kHeads * kHeadDim);
+  for (auto _ : state) {
+    loom::kernels::attend_heads(q.data(), kHeadDim, kHeads, view, n_kv, kHeadDim, params.data(),
+                                out.data(), kHeadDim);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["keys"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * kHeads * n_kv), benchmark::Counter::kIsRate);
+}
+
 void register_all() {
   using loom::kernels::Isa;
   for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
@@ -205,6 +238,8 @@ void register_all() {
     benchmark::RegisterBenchmark(("layernorm/2560" + suffix).c_str(), run_layernorm, isa, 2560)
         ->Unit(benchmark::kMicrosecond);
     benchmark::RegisterBenchmark(("gelu/10240" + suffix).c_str(), run_gelu, isa, 10240)
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("attention/F16/kv512" + suffix).c_str(), run_attention, isa, 512)
         ->Unit(benchmark::kMicrosecond);
   }
   for (int threads : {1, 2}) {
