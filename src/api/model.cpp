@@ -27,8 +27,8 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   info.file_bytes = static_cast<int64_t>(impl->file->file_size());
   for (const gguf::TensorInfo& t : impl->file->tensors()) info.n_params += t.n_elements;
   info.weight_bytes = impl->transformer->weight_bytes();
-  info.repacked_bytes = impl->transformer->repacked_bytes();
   if (options.mlock) info.locked_bytes = impl->transformer->lock_weights();
+  info.repacked_bytes = impl->transformer->repacked_bytes();
   info.n_vocab = c.n_vocab;
   info.n_ctx_train = c.n_ctx_train;
   info.n_embd = c.n_embd;
@@ -38,6 +38,11 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   info.n_ff = c.n_ff;
   info.features = impl->transformer->features();
   return std::shared_ptr<Model>(new Model(std::move(impl)));
+}
+
+void Model::finish_loading() {
+  impl_->transformer->finish_packing();
+  impl_->info.repacked_bytes = impl_->transformer->repacked_bytes();
 }
 
 const ModelInfo& Model::info() const {

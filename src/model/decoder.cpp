@@ -53,6 +53,15 @@ DecoderTransformer::DecoderTransformer(std::shared_ptr<const gguf::GgufFile> fil
     config_.n_vocab = embd->shape[1];
   }
   weights_ = load_decoder_weights(*file_, config_, spec_, packed_bytes_);
+  std::vector<Linear*> deferred;
+  for (DecoderLayerWeights& layer : weights_.layers) {
+    for (Linear* linear : layer.linears()) deferred.push_back(linear);
+  }
+  deferred.push_back(&weights_.output);
+  std::erase_if(deferred, [](const Linear* l) {
+    return !packs_in_background(l->w.type) || !kernels::packed_layout_used(l->w.type);
+  });
+  if (!deferred.empty()) packer_ = std::make_unique<BackgroundPacker>(std::move(deferred));
   if (spec_.alibi_max_bias > 0.0f) {
     for (int64_t h = 0; h < config_.n_head; ++h) {
       alibi_slopes_.push_back(kernels::alibi_slope(h, config_.n_head, spec_.alibi_max_bias));
@@ -73,7 +82,16 @@ int64_t DecoderTransformer::attention_span() const {
   return span;
 }
 
+int64_t DecoderTransformer::repacked_bytes() const {
+  return packed_bytes_ + (packer_ != nullptr ? packer_->packed_bytes() : 0);
+}
+
+void DecoderTransformer::finish_packing() const {
+  if (packer_ != nullptr) packer_->finish();
+}
+
 int64_t DecoderTransformer::lock_weights() const {
+  finish_packing();  // lock the packed copies, not pages about to be released
   int64_t locked = 0;
   // What the kernels read: the packed copy where there is one (the file's pages under it
   // were released and must stay so), else the mapped rows.
@@ -143,6 +161,9 @@ void DecoderTransformer::forward(const Batch& batch, KvCache& kv, ForwardScratch
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
   if (n > s.max_tokens) fail("batch of {} tokens exceeds the scratch size {}", n, s.max_tokens);
+  // No packed copy is installed while this pass reads the weights.
+  const std::shared_lock<std::shared_mutex> weights_in_use =
+      packer_ != nullptr ? packer_->enter_forward() : std::shared_lock<std::shared_mutex>{};
   embed(batch, s, pool);
 
   for (int64_t l = 0; l < c.n_layer; ++l) {

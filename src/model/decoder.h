@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "model/arch_spec.h"
+#include "model/background_packer.h"
 #include "model/decoder_weights.h"
 #include "model/transformer.h"
 
@@ -21,7 +22,8 @@ class DecoderTransformer final : public Transformer {
   int64_t max_positions() const override;
   int64_t attention_span() const override;
   int64_t weight_bytes() const override;
-  int64_t repacked_bytes() const override { return packed_bytes_; }
+  int64_t repacked_bytes() const override;
+  void finish_packing() const override;
   int64_t lock_weights() const override;
   std::unique_ptr<ForwardScratch> make_scratch(int64_t max_batch_tokens) const override;
   void forward(const Batch& batch, KvCache& kv, ForwardScratch& scratch, ThreadPool& pool,
@@ -40,6 +42,9 @@ class DecoderTransformer final : public Transformer {
   DecoderWeights weights_;
   std::vector<float> alibi_slopes_;  // (n_head) with ALiBi; empty otherwise
   int64_t packed_bytes_ = 0;
+  // Packs what packs_in_background() defers; declared last so that it stops before the
+  // weights it points into go.
+  std::unique_ptr<BackgroundPacker> packer_;
 };
 
 }  // namespace loom

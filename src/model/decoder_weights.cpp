@@ -157,6 +157,10 @@ void prepare_all_for_matmul(std::vector<Linear*> linears, int64_t& packed_bytes)
 
 }  // namespace
 
+bool packs_in_background(DType type) {
+  return type == DType::Q8_0;
+}
+
 std::vector<const Linear*> DecoderLayerWeights::linears() const {
   std::vector<const Linear*> all = {&wq, &wk, &wv, &wo, &up, &down};
   if (gate.w.rows > 0) all.push_back(&gate);
@@ -198,6 +202,7 @@ DecoderWeights load_decoder_weights(const gguf::GgufFile& file, const ModelConfi
     for (Linear* linear : layer.linears()) linears.push_back(linear);
   }
   linears.push_back(&w.output);
+  std::erase_if(linears, [](const Linear* l) { return packs_in_background(l->w.type); });
   prepare_all_for_matmul(linears, packed_bytes);
   return w;
 }

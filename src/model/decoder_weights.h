@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/dtype.h"
 #include "kernels/matmul.h"
 #include "model/arch_spec.h"
 #include "model/model_config.h"
@@ -60,9 +61,17 @@ struct DecoderWeights {
   std::vector<float> rope_freqs;  // (n_rot / 2) with ArchSpec::rope_freq_factors
 };
 
+// Whether projections of this type are packed after load, in the background
+// (BackgroundPacker), rather than before the model is ready. Q8_0: its packed copy is as
+// big as the file and a fresh copy is slow to fault in (half of a TinyLlama Q8_0 start-up
+// went to zeroing new pages), while its unpacked kernel gives the same bits at about half
+// the speed, so the first token comes sooner from the file's rows.
+bool packs_in_background(DType type);
+
 // Loads and checks every tensor; loom::Error naming a missing, mis-shaped or unused one.
-// Projections are packed for the SIMD kernels where they use a packed layout; the bytes
-// copied are added to packed_bytes.
+// Projections are packed for the SIMD kernels where they use a packed layout, except
+// those packs_in_background() leaves to the caller; the bytes copied are added to
+// packed_bytes.
 DecoderWeights load_decoder_weights(const gguf::GgufFile& file, const ModelConfig& config,
                                     const ArchSpec& spec, int64_t& packed_bytes);
 

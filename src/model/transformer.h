@@ -43,6 +43,9 @@ class Transformer {
   // Bytes of weights copied at load into the SIMD kernels' layout (0 when none); the
   // copies replace the file's pages in memory rather than adding to them.
   virtual int64_t repacked_bytes() const { return 0; }
+  // Waits until the weights packed in the background after load are in place (so that a
+  // benchmark measures the packed kernels); forward passes need not call it.
+  virtual void finish_packing() const {}
   // Locks every weight the forward pass reads in memory (--mlock); returns the bytes locked.
   virtual int64_t lock_weights() const { return 0; }
 
