@@ -55,7 +55,7 @@ void BackgroundPacker::try_install() {
   if (lock.owns_lock()) install_ready();
 }
 
-std::shared_lock<std::shared_mutex> BackgroundPacker::enter_forward() {
+std::shared_lock<std::shared_mutex> BackgroundPacker::hold() {
   if (has_ready_) try_install();
   return std::shared_lock(forward_mutex_);
 }

@@ -3,10 +3,10 @@
 // place the kernels read the file's rows, which give the same bits (only slower), so a
 // forward pass may run before, during or after packing with the same result.
 //
-// The copies are handed over only when no forward pass is reading the weights: every pass
-// holds a shared lock (enter_forward()), and a finished copy is installed under the
-// exclusive lock, either by the packer thread when no pass is running or at the start of
-// the next pass. Installing releases the file's pages under the matrix, so memory stays
+// The copies are handed over only when no forward pass is reading the weights: a pass
+// holds a shared lock (hold()) over each layer, and a finished copy is installed under
+// the exclusive lock, by the packer thread when no pass is running or by the pass itself
+// between two layers. Installing releases the file's pages under the matrix, so memory stays
 // one copy of each matrix as with packing at load.
 #pragma once
 
@@ -35,9 +35,9 @@ class BackgroundPacker {
   BackgroundPacker(const BackgroundPacker&) = delete;
   BackgroundPacker& operator=(const BackgroundPacker&) = delete;
 
-  // Held by a forward pass for its whole length; installs finished copies first when no
-  // other pass is running.
-  std::shared_lock<std::shared_mutex> enter_forward();
+  // Held by a forward pass while it reads weights (a layer at a time); installs finished
+  // copies first when no other pass holds them.
+  std::shared_lock<std::shared_mutex> hold();
   // Waits until every matrix is packed and installed; rethrows a packing failure.
   void finish();
   // Bytes of packed copies made so far.

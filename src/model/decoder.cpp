@@ -156,17 +156,19 @@ void DecoderTransformer::embed(const Batch& batch, ForwardScratch& s, ThreadPool
   });
 }
 
+std::shared_lock<std::shared_mutex> DecoderTransformer::hold_weights() const {
+  return packer_ != nullptr ? packer_->hold() : std::shared_lock<std::shared_mutex>{};
+}
+
 void DecoderTransformer::forward(const Batch& batch, KvCache& kv, ForwardScratch& s,
                                  ThreadPool& pool, float* logits) const {
   const ModelConfig& c = config_;
   const int64_t n = batch.size();
   if (n > s.max_tokens) fail("batch of {} tokens exceeds the scratch size {}", n, s.max_tokens);
-  // No packed copy is installed while this pass reads the weights.
-  const std::shared_lock<std::shared_mutex> weights_in_use =
-      packer_ != nullptr ? packer_->enter_forward() : std::shared_lock<std::shared_mutex>{};
   embed(batch, s, pool);
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
+    const auto weights_in_use = hold_weights();
     const DecoderLayerWeights& w = weights_.layers[static_cast<size_t>(l)];
     for_each_token(pool, n, [&](int64_t t) {
       norm(s.x.data() + t * c.n_embd, w.attn_norm, c.n_embd, s.xb.data() + t * c.n_embd);
@@ -201,6 +203,7 @@ void DecoderTransformer::forward(const Batch& batch, KvCache& kv, ForwardScratch
     ++n_out;
   }
   if (n_out == 0) return;
+  const auto weights_in_use = hold_weights();
   linear(weights_.output, s.xb.data(), n_out, logits, pool, s.matmul);
   if (spec_.final_softcap != 0.0f) {
     for_each_token(pool, n_out, [&](int64_t t) {

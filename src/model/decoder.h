@@ -36,6 +36,10 @@ class DecoderTransformer final : public Transformer {
   void feed_forward_block(int64_t n_tokens, const DecoderLayerWeights& w, ForwardScratch& s,
                           ThreadPool& pool) const;
   void norm(const float* x, const NormWeights& w, int64_t n, float* out) const;
+  // A forward pass holds the weights a layer at a time, so that a copy packed meanwhile
+  // is installed (and the file's pages under it released) before the next layer, and
+  // the two copies of a matrix never pile up over a long pass.
+  std::shared_lock<std::shared_mutex> hold_weights() const;
 
   std::shared_ptr<const gguf::GgufFile> file_;  // keeps the mapping the weights point into
   ArchSpec spec_;

@@ -64,7 +64,7 @@ TEST(BackgroundPacker, SameBitsBeforeDuringAndAfterPacking) {
   for (Linear& l : m.linears) linears.push_back(&l);
   BackgroundPacker packer(linears);
   for (int pass = 0; pass < 20; ++pass) {  // forward passes while the packer works
-    const auto in_use = packer.enter_forward();
+    const auto in_use = packer.hold();
     EXPECT_EQ(products(m.linears, x, 3, pool), expected) << pass;
   }
   packer.finish();
