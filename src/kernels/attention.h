@@ -6,10 +6,10 @@
 // The arithmetic follows the reference engine's CPU flash attention step for step, so
 // that loom's logits agree with it to ~1e-3: the query is rounded to the cache type, each
 // score is a dot product summed in ggml's order (16-lane partial sums over blocks of 64,
-// then the rest in double), the softmax is computed online (its exponentials by a vector
-// exp, ref::expf_ggml, a tile of 16 keys at a time), and with an F16 cache the
-// weighted sum of values is accumulated in F16. A Q8_0 cache is read as F32 (each element
-// its block's scale times its int8) and follows the F32 arithmetic.
+// then the rest in double), the softmax is computed online (its exponentials a tile of 16
+// keys at a time by a vector exp that rounds as libm's expf does, exp_double.h), and with
+// an F16 cache the weighted sum of values is accumulated in F16. A Q8_0 cache is read as
+// F32 (each element its block's scale times its int8) and follows the F32 arithmetic.
 #pragma once
 
 #include <cstdint>
