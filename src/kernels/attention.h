@@ -61,6 +61,9 @@ inline void attend_head(const float* q, const KvView& kv, int64_t n_kv, int64_t 
   attend_head(q, kv, n_kv, head_dim, AttentionParams{.scale = scale}, out);
 }
 
+// Query heads attend_heads computes together at most; it takes more in passes of this many.
+inline constexpr int64_t kHeadsAttendedAtOnce = 8;
+
 // attend_head for n_heads query heads that read the same cache slice (a GQA group): head
 // g's query at q + g * q_stride, its output at out + g * out_stride, its parameters
 // params[g] (ALiBi slopes may differ; `first` must not). Each head's result is

@@ -40,7 +40,7 @@ class ScoreAdjust {
 
 // Query heads attended together at most (one GQA group, or a slice of it): their queries
 // and accumulators live on the stack.
-inline constexpr int64_t kMaxGroup = 8;
+inline constexpr int64_t kMaxGroup = kHeadsAttendedAtOnce;
 
 // Keys are taken in tiles of this many: their scores, then one vector exp for the tile.
 inline constexpr int64_t kKeyTile = 16;

@@ -1,7 +1,6 @@
 #include "model/background_packer.h"
 
-#include "core/memory.h"
-#include "kernels/matmul.h"
+#include "model/tensor_lookup.h"
 
 namespace loom {
 
@@ -43,11 +42,7 @@ void BackgroundPacker::install_ready() {
     ready.swap(ready_);
     has_ready_ = false;
   }
-  for (auto& [linear, packed] : ready) {
-    linear->w.packed = std::move(packed);
-    release_pages(linear->w.data,
-                  static_cast<size_t>(linear->w.rows * row_bytes(linear->w.type, linear->w.cols)));
-  }
+  for (auto& [linear, packed] : ready) install_packed(linear->w, std::move(packed));
 }
 
 void BackgroundPacker::try_install() {

@@ -1,6 +1,7 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 
@@ -53,11 +54,7 @@ DecoderTransformer::DecoderTransformer(std::shared_ptr<const gguf::GgufFile> fil
     config_.n_vocab = embd->shape[1];
   }
   weights_ = load_decoder_weights(*file_, config_, spec_, packed_bytes_);
-  std::vector<Linear*> deferred;
-  for (DecoderLayerWeights& layer : weights_.layers) {
-    for (Linear* linear : layer.linears()) deferred.push_back(linear);
-  }
-  deferred.push_back(&weights_.output);
+  std::vector<Linear*> deferred = weights_.projections();
   std::erase_if(deferred, [](const Linear* l) {
     return !packs_in_background(l->w.type) || !kernels::packed_layout_used(l->w.type);
   });
@@ -115,10 +112,8 @@ int64_t DecoderTransformer::lock_weights() const {
 }
 
 int64_t DecoderTransformer::weight_bytes() const {
-  int64_t bytes = matrix_bytes(weights_.output.w);
-  for (const DecoderLayerWeights& layer : weights_.layers) {
-    for (const Linear* l : layer.linears()) bytes += matrix_bytes(l->w);
-  }
+  int64_t bytes = 0;
+  for (const Linear* l : weights_.projections()) bytes += matrix_bytes(l->w);
   return bytes;
 }
 
@@ -271,14 +266,15 @@ void DecoderTransformer::attention_block(const Batch& batch, int64_t layer, KvCa
   // the same whichever slice it is in.
   const int64_t group = c.n_head / c.n_head_kv;
   const int64_t min_items = 4 * static_cast<int64_t>(pool.size());
-  const int64_t slice = std::clamp<int64_t>(n * c.n_head_kv * group / min_items, 1, group);
+  const int64_t slice = std::clamp<int64_t>(n * c.n_head_kv * group / min_items, 1,
+                                            std::min(group, kernels::kHeadsAttendedAtOnce));
   const int64_t slices_per_group = (group + slice - 1) / slice;
   const int64_t n_items = n * c.n_head_kv * slices_per_group;
   // A causal prefill's later tokens attend over more positions, so items go to whichever
   // thread asks next rather than in equal ranges.
   std::atomic<int64_t> next_item{0};
   pool.run([&](int, int) {
-    std::vector<kernels::AttentionParams> params(static_cast<size_t>(slice));
+    std::array<kernels::AttentionParams, kernels::kHeadsAttendedAtOnce> params;
     for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < n_items;
          item = next_item.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t t = item / (c.n_head_kv * slices_per_group);

@@ -161,6 +161,24 @@ bool packs_in_background(DType type) {
   return type == DType::Q8_0;
 }
 
+std::vector<Linear*> DecoderWeights::projections() {
+  std::vector<Linear*> all;
+  for (DecoderLayerWeights& layer : layers) {
+    for (Linear* linear : layer.linears()) all.push_back(linear);
+  }
+  all.push_back(&output);
+  return all;
+}
+
+std::vector<const Linear*> DecoderWeights::projections() const {
+  std::vector<const Linear*> all;
+  for (const DecoderLayerWeights& layer : layers) {
+    for (const Linear* linear : layer.linears()) all.push_back(linear);
+  }
+  all.push_back(&output);
+  return all;
+}
+
 std::vector<const Linear*> DecoderLayerWeights::linears() const {
   std::vector<const Linear*> all = {&wq, &wk, &wv, &wo, &up, &down};
   if (gate.w.rows > 0) all.push_back(&gate);
@@ -197,11 +215,7 @@ DecoderWeights load_decoder_weights(const gguf::GgufFile& file, const ModelConfi
   t.refuse_unused(spec.name);
 
   // The token embedding is only looked up row by row (get_row), so it stays as stored.
-  std::vector<Linear*> linears;
-  for (DecoderLayerWeights& layer : w.layers) {
-    for (Linear* linear : layer.linears()) linears.push_back(linear);
-  }
-  linears.push_back(&w.output);
+  std::vector<Linear*> linears = w.projections();
   std::erase_if(linears, [](const Linear* l) { return packs_in_background(l->w.type); });
   prepare_all_for_matmul(linears, packed_bytes);
   return w;

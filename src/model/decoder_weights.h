@@ -59,6 +59,11 @@ struct DecoderWeights {
   NormWeights output_norm;        // (n_embd)
   Linear output;                  // (n_vocab, n_embd); token_embd when tied
   std::vector<float> rope_freqs;  // (n_rot / 2) with ArchSpec::rope_freq_factors
+
+  // Every projection the forward pass multiplies by: each layer's, then the output (the
+  // token embedding when tied). For packing and byte counts.
+  std::vector<Linear*> projections();
+  std::vector<const Linear*> projections() const;
 };
 
 // Whether projections of this type are packed after load, in the background

@@ -43,12 +43,18 @@ kernels::WeightMatrix weight_matrix(const gguf::GgufFile& file, const std::strin
 
 kernels::WeightMatrix prepare_for_matmul(kernels::WeightMatrix w, int64_t& packed_bytes) {
   if (!kernels::packed_layout_used(w.type)) return w;
-  w.packed = kernels::pack_weights(w);
-  if (w.packed != nullptr) {
-    packed_bytes += static_cast<int64_t>(w.packed->data.size());
-    release_pages(w.data, static_cast<size_t>(w.rows * row_bytes(w.type, w.cols)));
+  std::shared_ptr<const kernels::PackedWeights> packed = kernels::pack_weights(w);
+  if (packed != nullptr) {
+    packed_bytes += static_cast<int64_t>(packed->data.size());
+    install_packed(w, std::move(packed));
   }
   return w;
+}
+
+void install_packed(kernels::WeightMatrix& w,
+                    std::shared_ptr<const kernels::PackedWeights> packed) {
+  w.packed = std::move(packed);
+  release_pages(w.data, static_cast<size_t>(w.rows * row_bytes(w.type, w.cols)));
 }
 
 std::vector<float> weight_vector(const gguf::GgufFile& file, const std::string& name, int64_t n) {

@@ -22,6 +22,10 @@ kernels::WeightMatrix weight_matrix(const gguf::GgufFile& file, const std::strin
 // them; otherwise w as it is). The file's pages under the packed rows are released, so the
 // copy takes their place in memory instead of doubling it; `packed_bytes` grows by its size.
 kernels::WeightMatrix prepare_for_matmul(kernels::WeightMatrix w, int64_t& packed_bytes);
+
+// Puts `packed` (w's rows in the packed layout) in place and releases the file's pages
+// under w's rows, as prepare_for_matmul does.
+void install_packed(kernels::WeightMatrix& w, std::shared_ptr<const kernels::PackedWeights> packed);
 // A vector of n values (norm weights), converted to f32.
 std::vector<float> weight_vector(const gguf::GgufFile& file, const std::string& name, int64_t n);
 
