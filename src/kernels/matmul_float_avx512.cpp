@@ -56,11 +56,13 @@ void float_tile(const Tile& a) {
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   const int64_t n = a.cols;
   for (int64_t k = 0; k < n; k += 16) {
-    // The next tile's R contiguous rows, spread evenly over this tile's loop.
+    // The next tile's R contiguous rows, spread evenly over this tile's loop, into L2:
+    // they are a tile away from use, and asking for L1 (T0) measured slower (F16 decode
+    // on 2 Sapphire Rapids-class cores: 12.1 -> 12.9 tokens/s with T1).
     if (a.next != nullptr) {
       const uint8_t* p = a.next + (k / 16) * R * kStepBytes;
       for (int offset = 0; offset < R * kStepBytes; offset += 64) {
-        _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T1);
       }
     }
     __m512 w[R];
