@@ -3,7 +3,8 @@
 //     (the smaller ones then sit in L3); "cold" cycles through copies totalling > 256 MB,
 //     so every byte comes from DRAM as in a real decode step.
 //   matmul (64 tokens, prefill): GOPS = 2 * rows * cols * tokens / time.
-//   read bandwidth: a plain summing loop over 512 MB, the ceiling for matvec.
+//   read bandwidth: a plain summing loop over 512 MB, and the same loop prefetching 4 KiB
+//     ahead as the decode kernels do; the faster of the two is the ceiling for matvec.
 //   attention: one GQA group of TinyLlama (8 query heads of 64 over one KV head, F16
 //     cache) attending over n_kv positions, on each instruction set; keys/s = heads * n_kv
 //     / time.
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "core/aligned_buffer.h"
+#include "core/stream_read.h"
 #include "core/thread_pool.h"
 #include "kernels/attention.h"
 #include "kernels/isa.h"
@@ -138,7 +140,7 @@ void run_matmul(benchmark::State& state, DType type, MatrixShape shape, int64_t 
       benchmark::Counter::kIsRate);
 }
 
-void read_bandwidth(benchmark::State& state, int threads) {
+void read_bandwidth(benchmark::State& state, int threads, bool prefetch) {
   static loom::AlignedBuffer<int64_t> data(512LL << 20 >> 3);
   for (size_t i = 0; i < data.size(); i += 512) data[i] = static_cast<int64_t>(i);
   const auto n = static_cast<int64_t>(data.size());
@@ -146,16 +148,8 @@ void read_bandwidth(benchmark::State& state, int threads) {
   int64_t partial[64] = {};
   for (auto _ : state) {
     p.run([&](int thread, int n_threads) {
-      const int64_t begin = n * thread / n_threads;
-      const int64_t end = n * (thread + 1) / n_threads;
-      int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (int64_t i = begin; i + 4 <= end; i += 4) {
-        s0 += data[i];
-        s1 += data[i + 1];
-        s2 += data[i + 2];
-        s3 += data[i + 3];
-      }
-      partial[thread * 8] = s0 + s1 + s2 + s3;
+      partial[thread * 8] = loom::stream_read_sum(data.data(), n * thread / n_threads,
+                                                  n * (thread + 1) / n_threads, prefetch);
     });
     benchmark::DoNotOptimize(partial);
   }
@@ -243,10 +237,14 @@ void register_all() {
         ->Unit(benchmark::kMicrosecond);
   }
   for (int threads : {1, 2}) {
-    benchmark::RegisterBenchmark(("read_bandwidth/threads:" + std::to_string(threads)).c_str(),
-                                 read_bandwidth, threads)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+    for (bool prefetch : {false, true}) {
+      const std::string name =
+          std::string(prefetch ? "read_bandwidth/prefetch" : "read_bandwidth") +
+          "/threads:" + std::to_string(threads);
+      benchmark::RegisterBenchmark(name.c_str(), read_bandwidth, threads, prefetch)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   for (DType type : {DType::F16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     for (const MatrixShape& shape : kShapes) {

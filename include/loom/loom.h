@@ -322,7 +322,7 @@ PerplexityResult perplexity(Engine& engine, const Model& model, std::string_view
 int64_t peak_memory_bytes();
 
 // Read bandwidth of this machine's memory in bytes/s with `threads` threads: the best of a
-// few streaming passes over 1 GiB. Decode speed is bounded by it (weight bytes per token x
+// few streaming passes over 1 GiB, plain and prefetching ahead (core/stream_read.h). Decode speed is bounded by it (weight bytes per token x
 // tokens/s <= bandwidth), so `loom bench --bandwidth` reports decode as a fraction of it.
 double measure_read_bandwidth(int threads);
 
