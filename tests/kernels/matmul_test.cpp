@@ -228,10 +228,11 @@ TEST(Matmul, ExtremeQuantizedBlocksMatchReference) {
   }
 }
 
-// Q4_0 and Q8_0 have one arithmetic on every path: exact integer block sums, then
-// fma(d_w * d_x, sum, acc) block after block. The packed SIMD kernels must give the
-// scalar reference's bits for every row count (full and partial panels) and token count
-// (every tile width and remainder).
+// Q4_0 and Q8_0 each have one arithmetic on every path (Q4_0: exact integer block sums,
+// then fma(d_w * d_x, sum, acc) block after block; Q8_0: the reference engine's 8 lanes
+// of 4-element sums, see scalar::dot_q8_0). The SIMD kernels, packed or row-major, must
+// give the scalar reference's bits for every row count (full and partial panels) and
+// token count (every tile width and remainder).
 TEST(Matmul, PackedKernelsEqualScalarBitForBit) {
   ThreadPool pool(2);
   for (DType type : {DType::Q4_0, DType::Q8_0}) {
