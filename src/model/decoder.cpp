@@ -55,8 +55,8 @@ DecoderTransformer::DecoderTransformer(std::shared_ptr<const gguf::GgufFile> fil
   }
   weights_ = load_decoder_weights(*file_, config_, spec_, packed_bytes_);
   std::vector<Linear*> deferred = weights_.projections();
-  std::erase_if(deferred, [](const Linear* l) {
-    return !packs_in_background(l->w.type) || !kernels::packed_layout_used(l->w.type);
+  std::erase_if(deferred, [&](const Linear* l) {
+    return !packs_in_background(weights_, *l) || !kernels::packed_layout_used(l->w.type);
   });
   if (!deferred.empty()) packer_ = std::make_unique<BackgroundPacker>(std::move(deferred));
   if (spec_.alibi_max_bias > 0.0f) {

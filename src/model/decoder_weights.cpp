@@ -157,8 +157,11 @@ void prepare_all_for_matmul(std::vector<Linear*> linears, int64_t& packed_bytes)
 
 }  // namespace
 
-bool packs_in_background(DType type) {
-  return type == DType::Q8_0;
+bool packs_in_background(const DecoderWeights& w, const Linear& l) {
+  const DType type = l.w.type;
+  const bool deferred_type =
+      type == DType::Q8_0 || type == DType::Q4_K || type == DType::Q5_K || type == DType::Q6_K;
+  return deferred_type && &l != &w.output;
 }
 
 std::vector<Linear*> DecoderWeights::projections() {
@@ -216,7 +219,7 @@ DecoderWeights load_decoder_weights(const gguf::GgufFile& file, const ModelConfi
 
   // The token embedding is only looked up row by row (get_row), so it stays as stored.
   std::vector<Linear*> linears = w.projections();
-  std::erase_if(linears, [](const Linear* l) { return packs_in_background(l->w.type); });
+  std::erase_if(linears, [&](const Linear* l) { return packs_in_background(w, *l); });
   prepare_all_for_matmul(linears, packed_bytes);
   return w;
 }

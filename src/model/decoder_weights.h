@@ -66,12 +66,21 @@ struct DecoderWeights {
   std::vector<const Linear*> projections() const;
 };
 
-// Whether projections of this type are packed after load, in the background
-// (BackgroundPacker), rather than before the model is ready. Q8_0: its packed copy is as
-// big as the file and a fresh copy is slow to fault in (half of a TinyLlama Q8_0 start-up
-// went to zeroing new pages), while its unpacked kernel gives the same bits at about half
-// the speed, so the first token comes sooner from the file's rows.
-bool packs_in_background(DType type);
+// Whether projection `l` of `w` is packed after load, in the background
+// (BackgroundPacker), rather than before the model is ready.
+// - Q8_0: its packed copy is as big as the file and a fresh copy is slow to fault in (half
+//   of a TinyLlama Q8_0 start-up went to zeroing new pages), while its unpacked kernel
+//   gives the same bits at about half the speed, so the first token comes sooner from the
+//   file's rows.
+// - The K-quants likewise (TinyLlama Q4_K_M on 2 Sapphire Rapids-class cores: first token
+//   0.58-1.81 s with the packing up front, 0.19-0.23 s without).
+// - Q4_0 packs up front: its start-up is already well under the reference's, and its row
+//   kernel is far slower than its panels.
+// - The output projection packs up front whatever its type: a matrix packed in the
+//   background has its file pages (read by the passes meanwhile) and its copy in memory at
+//   once, and the output is the largest (deferred, it raised a Q4_K_M run's peak from 773
+//   to 822 MB; up front it costs tens of milliseconds).
+bool packs_in_background(const DecoderWeights& w, const Linear& l);
 
 // Loads and checks every tensor; loom::Error naming a missing, mis-shaped or unused one.
 // Projections are packed for the SIMD kernels where they use a packed layout, except
