@@ -166,10 +166,13 @@ struct FloatKernel {
 struct Q8_0Kernel {
   template <int R, int T>
   static void run(const Tile& a) {
-    if constexpr (R <= 2 && T > 1) {
-      run_with_scale_vector<R, T>(a);
-      return;
-    }
+    // Prefill tiles of up to 2 rows take a block's R x T scale products d_w * d_x from one
+    // vector multiply (the same products, so the same bits), each then broadcast by an
+    // in-lane permute. On Intel cores the permutes run on port 5, where a multiply per
+    // pair took one of the two ports every integer dot product, conversion and FMA here
+    // competes for (AVX2 Q8_0 pp64 on 2 Sapphire Rapids-class cores: 57.1 -> 62.1
+    // tokens/s). Lane 4 r + t of the product vector holds the pair (r, t).
+    constexpr bool kScaleVector = R <= 2 && T > 1;
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[R][T];
     for (int r = 0; r < R; ++r)
@@ -179,69 +182,35 @@ struct Q8_0Kernel {
       prefetch_next<R, sizeof(BlockQ8_0)>(a, b);
       __m256i wq[R];
       __m256i wabs[R];
-      __m256 dw[R];
-      for (int r = 0; r < R; ++r) {
-        const auto* block = reinterpret_cast<const BlockQ8_0*>(a.w + r * a.w_stride) + b;
-        wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs));
-        wabs[r] = _mm256_abs_epi8(wq[r]);
-        dw[r] = _mm256_broadcast_ss(a.f16 + block->d);
-      }
-      for (int t = 0; t < T; ++t) {
-        const __m256i x =
-            _mm256_load_si256(reinterpret_cast<const __m256i*>(a.xq + t * a.cols + b * kQK8_0));
-        const __m256 dx = _mm256_broadcast_ss(a.xd + t * nb + b);
-        for (int r = 0; r < R; ++r) {
-          const __m256i p = _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(x, wq[r]));
-          const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw[r], dx), lanes, acc[r][t]);
-        }
-      }
-    }
-    for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r) a.y[t * a.y_stride + r] = hsum(acc[r][t]);
-  }
-
- private:
-  // As above, but a block's R x T scale products d_w * d_x come from one vector multiply
-  // (the same products, so the same bits), each then broadcast by an in-lane permute. On
-  // Intel cores the permutes run on port 5, where a multiply per pair took one of the two
-  // ports every integer dot product, conversion and FMA here competes for (AVX2 Q8_0 pp64
-  // on 2 Sapphire Rapids-class cores: 57.1 -> 62.1 tokens/s).
-  template <int R, int T>
-  static void run_with_scale_vector(const Tile& a) {
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[R][T];
-    for (int r = 0; r < R; ++r)
-      for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-    const int64_t nb = a.cols / kQK8_0;
-    for (int64_t b = 0; b < nb; ++b) {
-      prefetch_next<R, sizeof(BlockQ8_0)>(a, b);
-      __m256i wq[R];
-      __m256i wabs[R];
-      __m128 dw[2];
+      __m128 dw[R];
       for (int r = 0; r < R; ++r) {
         const auto* block = reinterpret_cast<const BlockQ8_0*>(a.w + r * a.w_stride) + b;
         wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block->qs));
         wabs[r] = _mm256_abs_epi8(wq[r]);
         dw[r] = _mm_broadcast_ss(a.f16 + block->d);
       }
-      if constexpr (R == 1) dw[1] = dw[0];
-      // Lane 4 r + t holds the pair (r, t).
       const float* xd = a.xd + b;
-      const __m128 dx =
-          _mm_setr_ps(xd[0], xd[nb], T > 2 ? xd[2 * nb] : 0.0f, T > 3 ? xd[3 * nb] : 0.0f);
-      const __m256 products = _mm256_mul_ps(_mm256_set_m128(dw[1], dw[0]), _mm256_set_m128(dx, dx));
-      // Row r's 4 products in both halves.
       __m256 row_products[R];
-      row_products[0] = _mm256_permute2f128_ps(products, products, 0x00);
-      if constexpr (R == 2) row_products[1] = _mm256_permute2f128_ps(products, products, 0x11);
+      if constexpr (kScaleVector) {
+        const __m128 dx =
+            _mm_setr_ps(xd[0], xd[nb], T > 2 ? xd[2 * nb] : 0.0f, T > 3 ? xd[3 * nb] : 0.0f);
+        const __m256 products =
+            _mm256_mul_ps(_mm256_set_m128(dw[R - 1], dw[0]), _mm256_set_m128(dx, dx));
+        row_products[0] = _mm256_permute2f128_ps(products, products, 0x00);
+        if constexpr (R == 2) row_products[1] = _mm256_permute2f128_ps(products, products, 0x11);
+      }
       for (int t = 0; t < T; ++t) {
         const __m256i x =
             _mm256_load_si256(reinterpret_cast<const __m256i*>(a.xq + t * a.cols + b * kQK8_0));
         for (int r = 0; r < R; ++r) {
           const __m256i p = _mm256_maddubs_epi16(wabs[r], _mm256_sign_epi8(x, wq[r]));
           const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-          const __m256 d = _mm256_permute_ps(row_products[r], 0x55 * t);
+          __m256 d;
+          if constexpr (kScaleVector) {
+            d = _mm256_permute_ps(row_products[r], 0x55 * t);
+          } else {
+            d = _mm256_mul_ps(_mm256_set_m128(dw[r], dw[r]), _mm256_broadcast_ss(xd + t * nb));
+          }
           acc[r][t] = _mm256_fmadd_ps(d, lanes, acc[r][t]);
         }
       }

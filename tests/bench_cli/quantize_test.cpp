@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/engine_helpers.h"
 #include "core/dtype.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
@@ -254,24 +255,11 @@ TEST(Quantize, KQuantMixesPickTheReferenceTypesAndStayCloseToF32) {
 }
 
 // K-quant weights (Q4_K, and the Q6_K a Q4_K_M file also holds) are repacked on a thread
-// of their own after load, as Q8_0's are. Tokens generated while that runs, after it,
-// and by a model whose packing finished first are the same: the file's rows and the
-// packed copies give the same bits.
+// of their own after load, as Q8_0's are.
 TEST(Quantize, KQuantWeightsPackedInTheBackgroundGiveTheSameTokens) {
   const std::string path = temp_path("background-Q4_K_M.gguf");
   quantize_model({.input_path = write_wide_model(), .output_path = path, .type = "Q4_K_M"});
-  Request r{.prompt = "Once upon a time", .max_tokens = 24, .ignore_eos = true};
-  r.sampling.temperature = 0;
-  auto model = Model::load(path);
-  Engine engine(model, {.threads = 2, .context = 128});
-  const std::vector<int32_t> during = engine.generate(r).first().tokens;
-  model->finish_loading();
-  EXPECT_GT(model->info().repacked_bytes, 0);
-  EXPECT_EQ(engine.generate(r).first().tokens, during);
-  auto packed_first = Model::load(path);
-  packed_first->finish_loading();
-  Engine packed_engine(packed_first, {.threads = 2, .context = 128});
-  EXPECT_EQ(packed_engine.generate(r).first().tokens, during);
+  testing_support::expect_background_packing_keeps_the_tokens(path, {.threads = 2, .context = 128});
 }
 
 }  // namespace
