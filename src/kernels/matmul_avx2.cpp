@@ -159,6 +159,21 @@ struct FloatKernel {
   }
 };
 
+// Lane `lane` (0-3) of each 128-bit half of v in all lanes of that half. The permute
+// takes an immediate: once the tile loops are unrolled the switch folds away.
+inline __m256 broadcast_lane(__m256 v, int lane) {
+  switch (lane) {
+    case 0:
+      return _mm256_permute_ps(v, 0x00);
+    case 1:
+      return _mm256_permute_ps(v, 0x55);
+    case 2:
+      return _mm256_permute_ps(v, 0xaa);
+    default:
+      return _mm256_permute_ps(v, 0xff);
+  }
+}
+
 // Q8_0 rows x Q8_0 activations, in the reference engine's arithmetic (its vec_dot; the
 // AVX-512 kernel and the scalar path give the same bits). Per block: the exact integer dot via
 // maddubs(|w|, sign(x, w)) and madd (no saturation: |w| <= 128, |x| <= 127), in 8 int32
@@ -207,7 +222,7 @@ struct Q8_0Kernel {
           const __m256 lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
           __m256 d;
           if constexpr (kScaleVector) {
-            d = _mm256_permute_ps(row_products[r], 0x55 * t);
+            d = broadcast_lane(row_products[r], t);
           } else {
             d = _mm256_mul_ps(_mm256_set_m128(dw[r], dw[r]), _mm256_broadcast_ss(xd + t * nb));
           }
